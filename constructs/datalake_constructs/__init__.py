@@ -1,0 +1,1 @@
+"""Reusable CDK constructs for an AWS data platform."""

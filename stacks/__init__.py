@@ -1,0 +1,1 @@
+"""Deployable stacks: thin compositions of the constructs in ``datalake_constructs``."""

@@ -1,0 +1,245 @@
+"""Typed, validated platform configuration loaded from ``cdk.json`` context.
+
+The context holds one block, ``datalake``, with project-wide settings and one entry per environment
+under ``environments``; ``-c env=NAME`` picks the environment (default ``dev``). Every value is
+checked here, so a typo or a bad value fails synth with a message naming the key and what is allowed,
+instead of surfacing as a CloudFormation error at deploy time. Unknown keys are errors too: a silently
+ignored ``allowDestory`` would be worse than a failed synth.
+
+Example::
+
+    app = cdk.App()
+    config = load_config(app)            # reads app.node context
+    config.stack_name("storage")         # "datalake-dev-storage"
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+DEFAULT_ENVIRONMENT = "dev"
+CONTEXT_KEY = "datalake"
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
+_ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,5}$")
+_TAG_VALUE_RE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class ZoneLifecycleConfig:
+    """Storage-class transitions and expiry of current object versions in one zone (days, or None)."""
+
+    infrequent_access_after_days: int | None
+    glacier_after_days: int | None
+    expire_after_days: int | None
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Lifecycle settings of the data-lake buckets."""
+
+    raw: ZoneLifecycleConfig
+    processed: ZoneLifecycleConfig
+    consumer: ZoneLifecycleConfig
+    noncurrent_version_expiry_days: int
+    abort_incomplete_multipart_upload_days: int
+    access_log_retention_days: int
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Everything the stacks need to know about one deployment environment."""
+
+    project: str
+    env_name: str
+    owner: str
+    cost_centre: str
+    account: str | None
+    region: str | None
+    production: bool
+    allow_destroy: bool
+    storage: StorageConfig
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix for physical names, e.g. ``datalake-dev``."""
+        return f"{self.project}-{self.env_name}"
+
+    def stack_name(self, component: str) -> str:
+        """CloudFormation stack name of one component, e.g. ``datalake-dev-storage``."""
+        return f"{self.name_prefix}-{component}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags applied to every taggable resource of the app."""
+        return {
+            "project": self.project,
+            "environment": self.env_name,
+            "owner": self.owner,
+            "cost-centre": self.cost_centre,
+        }
+
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy:
+        """DESTROY only where the environment explicitly allows it (never in production)."""
+        return cdk.RemovalPolicy.DESTROY if self.allow_destroy else cdk.RemovalPolicy.RETAIN
+
+    @property
+    def cdk_environment(self) -> cdk.Environment | None:
+        """Account/region if configured; ``None`` keeps the stacks environment-agnostic."""
+        if self.account is None and self.region is None:
+            return None
+        return cdk.Environment(account=self.account, region=self.region)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+class _Section:
+    """Typed, strict reads from one mapping of the context, with key paths in every error."""
+
+    def __init__(self, data: object, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: expected an object, got {type(data).__name__}")
+        self._data: Mapping[str, Any] = data
+        self._path = path
+        self._read: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        self._read.add(key)
+        if key not in self._data:
+            raise ConfigError(f"{self._path}.{key}: required key is missing")
+        return self._data[key]
+
+    def keys(self) -> list[str]:
+        """All keys of this section, marked as read (the caller validates them)."""
+        self._read.update(self._data)
+        return sorted(self._data)
+
+    def section(self, key: str) -> _Section:
+        return _Section(self._get(key), f"{self._path}.{key}")
+
+    def string(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ConfigError(f"{self._path}.{key}: {value!r} is not allowed; expected {allowed}")
+        return value
+
+    def optional_string(self, key: str, pattern: re.Pattern[str], allowed: str) -> str | None:
+        if self._data.get(key) is None:
+            self._read.add(key)
+            return None
+        return self.string(key, pattern, allowed)
+
+    def boolean(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self._path}.{key}: {value!r} is not allowed; expected true or false")
+        return value
+
+    def days(self, key: str, *, optional: bool = False, maximum: int = 36500) -> int | None:
+        # The CDK CLI drops null context values, so an optional key may be absent or null.
+        if optional and self._data.get(key) is None:
+            self._read.add(key)
+            return None
+        value = self._get(key)
+        # bool is an int subclass: reject it explicitly so `true` is not read as 1 day.
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+            allowed = f"a whole number of days from 1 to {maximum}" + (" or null" if optional else "")
+            raise ConfigError(f"{self._path}.{key}: {value!r} is not allowed; expected {allowed}")
+        return value
+
+    def required_days(self, key: str, *, maximum: int = 36500) -> int:
+        value = self.days(key, maximum=maximum)
+        assert value is not None  # days() without optional never returns None
+        return value
+
+    def done(self) -> None:
+        """Reject keys nobody read: they are typos or settings this version does not support."""
+        unknown = sorted(set(self._data) - self._read)
+        if unknown:
+            raise ConfigError(f"{self._path}: unknown key(s) {', '.join(unknown)}")
+
+
+def _zone(section: _Section) -> ZoneLifecycleConfig:
+    zone = ZoneLifecycleConfig(
+        infrequent_access_after_days=section.days("infrequentAccessAfterDays", optional=True),
+        glacier_after_days=section.days("glacierAfterDays", optional=True),
+        expire_after_days=section.days("expireAfterDays", optional=True),
+    )
+    section.done()
+    return zone
+
+
+def _storage(section: _Section) -> StorageConfig:
+    storage = StorageConfig(
+        raw=_zone(section.section("raw")),
+        processed=_zone(section.section("processed")),
+        consumer=_zone(section.section("consumer")),
+        noncurrent_version_expiry_days=section.required_days("noncurrentVersionExpiryDays"),
+        abort_incomplete_multipart_upload_days=section.required_days(
+            "abortIncompleteMultipartUploadDays", maximum=365
+        ),
+        access_log_retention_days=section.required_days("accessLogRetentionDays"),
+    )
+    section.done()
+    return storage
+
+
+def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
+    """Build the configuration of ``env_name`` from the ``datalake`` context block."""
+    root = _Section(context, CONTEXT_KEY)
+    environments = root.section("environments")
+    names = environments.keys()
+    if env_name not in names:
+        raise ConfigError(f"env: unknown environment {env_name!r}; allowed values: {', '.join(names)}")
+    for name in names:
+        if not _ENV_NAME_RE.fullmatch(name):
+            raise ConfigError(
+                f"{CONTEXT_KEY}.environments: environment name {name!r} is not allowed; "
+                "expected 2-6 lowercase letters or digits starting with a letter"
+            )
+    env = environments.section(env_name)
+    tag_rule = "1-256 letters, digits, spaces or _.:/=+-@"
+    config = PlatformConfig(
+        project=root.string("project", _PROJECT_RE, "3-16 lowercase letters, digits or hyphens"),
+        env_name=env_name,
+        owner=root.string("owner", _TAG_VALUE_RE, tag_rule),
+        cost_centre=root.string("costCentre", _TAG_VALUE_RE, tag_rule),
+        account=env.optional_string("account", _ACCOUNT_RE, "a 12-digit AWS account id or null"),
+        region=env.optional_string("region", _REGION_RE, "an AWS region name such as eu-west-1, or null"),
+        production=env.boolean("production"),
+        allow_destroy=env.boolean("allowDestroy"),
+        storage=_storage(env.section("storage")),
+    )
+    env.done()
+    root.done()
+    if config.production and config.allow_destroy:
+        raise ConfigError(
+            f"{CONTEXT_KEY}.environments.{env_name}.allowDestroy: true is not allowed when production "
+            "is true; production data is always retained"
+        )
+    return config
+
+
+def load_config(scope: Construct) -> PlatformConfig:
+    """Read ``-c env=NAME`` (default ``dev``) and the ``datalake`` block from the construct context."""
+    env_name = scope.node.try_get_context("env")
+    if env_name is None:
+        env_name = DEFAULT_ENVIRONMENT
+    context = scope.node.try_get_context(CONTEXT_KEY)
+    if context is None:
+        raise ConfigError(f"{CONTEXT_KEY}: context block is missing (is cdk.json's context loaded?)")
+    return parse_config(context, str(env_name))

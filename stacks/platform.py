@@ -1,0 +1,33 @@
+"""Builds the whole platform for one environment; ``app.py`` and the tests share this entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+
+from stacks.compliance import add_compliance_checks
+from stacks.config import PlatformConfig, load_config
+from stacks.storage_stack import StorageStack
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The stacks of one environment, for wiring and for tests."""
+
+    config: PlatformConfig
+    storage: StorageStack
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return [self.storage]
+
+
+def build_platform(app: cdk.App) -> Platform:
+    """Add every stack of the environment selected by ``-c env=NAME`` to ``app``, tagged and validated."""
+    config = load_config(app)
+    platform = Platform(config=config, storage=StorageStack(app, config=config))
+    for key, value in config.tags.items():
+        cdk.Tags.of(app).add(key, value)
+    add_compliance_checks(app)
+    return platform
