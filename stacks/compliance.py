@@ -33,9 +33,9 @@ def add_compliance_checks(app: cdk.App) -> None:
 
 def nag_violations(scope: IConstruct) -> list[tuple[str, str, str]]:
     """(rule, severity, construct path) for every unacknowledged finding of every pack under ``scope``."""
-    found = []
+    found: list[tuple[str, str, str]] = []
     for pack in PACKS:
         for violation in pack().validate_scope(scope).violations:
             for resource in violation.violating_resources:
-                found.append((violation.rule_name, str(violation.severity), resource.construct_path))
+                found.append((violation.rule_name, str(violation.severity), str(resource.construct_path)))
     return found

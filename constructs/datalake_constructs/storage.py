@@ -49,15 +49,24 @@ class ZoneLifecycle:
     expire_after: cdk.Duration | None = None
 
 
-# Secure, cost-aware defaults: raw is replayable history that cools quickly, processed stays warm for
-# reprocessing, consumer is queried constantly.
-DEFAULT_LIFECYCLES: dict[DataLakeZone, ZoneLifecycle] = {
-    DataLakeZone.RAW: ZoneLifecycle(
-        infrequent_access_after=cdk.Duration.days(30), glacier_after=cdk.Duration.days(90)
-    ),
-    DataLakeZone.PROCESSED: ZoneLifecycle(infrequent_access_after=cdk.Duration.days(90)),
-    DataLakeZone.CONSUMER: ZoneLifecycle(),
+# Secure, cost-aware defaults (days: IA, Glacier, expiry): raw is replayable history that cools
+# quickly, processed stays warm for reprocessing, consumer is queried constantly. Kept as plain ints so
+# importing this module makes no jsii calls.
+_DEFAULT_LIFECYCLE_DAYS: dict[DataLakeZone, tuple[int | None, int | None, int | None]] = {
+    DataLakeZone.RAW: (30, 90, None),
+    DataLakeZone.PROCESSED: (90, None, None),
+    DataLakeZone.CONSUMER: (None, None, None),
 }
+
+
+def default_lifecycle(zone: DataLakeZone) -> ZoneLifecycle:
+    """The lifecycle a zone gets when none is passed."""
+    ia, glacier, expire = _DEFAULT_LIFECYCLE_DAYS[zone]
+    return ZoneLifecycle(
+        infrequent_access_after=cdk.Duration.days(ia) if ia is not None else None,
+        glacier_after=cdk.Duration.days(glacier) if glacier is not None else None,
+        expire_after=cdk.Duration.days(expire) if expire is not None else None,
+    )
 
 
 def _whole_days(option: str, value: cdk.Duration) -> int:
@@ -93,7 +102,8 @@ def _validate_lifecycle(zone: DataLakeZone, lifecycle: ZoneLifecycle) -> dict[st
     if ia is not None and glacier is not None and glacier < ia + _MIN_DAYS_IN_IA:
         raise ValueError(
             f"{option}.glacier_after: {glacier} days is not allowed; it must be at least "
-            f"{_MIN_DAYS_IN_IA} days after infrequent_access_after ({ia} days), i.e. >= {ia + _MIN_DAYS_IN_IA}"
+            f"{_MIN_DAYS_IN_IA} days after infrequent_access_after ({ia} days), "
+            f"i.e. >= {ia + _MIN_DAYS_IN_IA}"
         )
     last_transition = max((d for d in (ia, glacier) if d is not None), default=0)
     if expire is not None and expire <= last_transition:
@@ -146,7 +156,7 @@ class DataLakeStorage(Construct):
         bucket_name_prefix: prefix of physical bucket names, which become
             ``<prefix>-<zone>-<account>-<region>``. Default: CloudFormation-generated names.
         raw_lifecycle, processed_lifecycle, consumer_lifecycle: transitions and expiry per zone.
-            Default: ``DEFAULT_LIFECYCLES`` (raw: IA at 30 d, Glacier at 90 d; processed: IA at
+            Default: ``default_lifecycle(zone)`` (raw: IA at 30 d, Glacier at 90 d; processed: IA at
             90 d; consumer: none; nothing expires).
         noncurrent_version_expiry: delete noncurrent versions after this long. Default: 30 days.
         abort_incomplete_multipart_upload_after: Default: 7 days.
@@ -200,7 +210,7 @@ class DataLakeStorage(Construct):
             DataLakeZone.CONSUMER: consumer_lifecycle,
         }
         zone_steps = {
-            zone: _validate_lifecycle(zone, lifecycle if lifecycle is not None else DEFAULT_LIFECYCLES[zone])
+            zone: _validate_lifecycle(zone, lifecycle if lifecycle is not None else default_lifecycle(zone))
             for zone, lifecycle in lifecycles.items()
         }
         noncurrent_days = _whole_days(

@@ -1,0 +1,63 @@
+# Two commands set up and run everything on a fresh clone: `make synth` and `make test`.
+# Needs only Python 3.11, Node/npm and Java on the machine; everything else is installed here, pinned.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# node_modules/.bin first: the pinned CDK CLI and Node 22 (jsii warns on the machine's Node 20).
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
+export UV_CACHE_DIR ?= $(CURDIR)/.tools/uv-cache
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/uv/bin/uv
+ENV ?= dev
+
+.PHONY: help install synth test lint format bench clean
+
+help:
+	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag, cfn-lint and checkov"
+	@echo "make test                  install, ruff + mypy, the whole pytest suite"
+	@echo "make lint | format | bench | clean"
+
+$(UV):
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $@
+
+.tools/checkov/.synced: $(UV) .ci/checkov/pyproject.toml .ci/checkov/uv.lock
+	cd .ci/checkov && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.tools/checkov $(CURDIR)/$(UV) sync --frozen --quiet
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@node --version | grep -q '^v22\.' || { echo "node_modules/.bin/node is not Node 22"; exit 1; }
+	touch $@
+
+install: .venv/.synced .tools/checkov/.synced node_modules/.installed
+
+synth: install
+	rm -rf cdk.out
+	cdk synth --quiet -c env=$(ENV)
+	python -m tests.validators cdk.out
+
+lint: install
+	ruff check .
+	ruff format --check .
+	mypy
+
+format: install
+	ruff check --fix .
+	ruff format .
+
+test: lint
+	python -m pytest
+
+bench: install
+	python benchmarks/synth_time.py
+
+clean:
+	rm -rf cdk.out .venv .tools node_modules .pytest_cache .mypy_cache .ruff_cache

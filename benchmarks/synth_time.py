@@ -1,0 +1,75 @@
+"""Synth wall time of the whole app (all four cdk-nag packs on) versus an app with one empty stack.
+
+The two are run alternately in the same process so machine noise hits both alike; both go through the
+pinned CDK CLI, so CLI start-up is in both. Also measures what importing our construct package adds
+to a bare ``import aws_cdk``. Usage: ``python benchmarks/synth_time.py [--rounds N] [--env dev]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+TARGET_RATIO = 1.5
+TARGET_IMPORT_S = 0.3
+DEPENDENCIES = "aws_cdk, aws_cdk.aws_iam, aws_cdk.aws_kms, aws_cdk.aws_s3, cdk_nag"
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def synth_command(outdir: str, env: str, app: str | None = None) -> list[str]:
+    command = [str(CDK), "synth", "--quiet", "-o", outdir, "-c", f"env={env}"]
+    if app is not None:
+        command += ["--app", app]
+    return command
+
+
+def import_seconds(modules: str, rounds: int) -> float:
+    return statistics.median(timed([sys.executable, "-c", f"import {modules}"]) for _ in range(rounds))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--env", default="dev")
+    args = parser.parse_args()
+
+    full: list[float] = []
+    empty: list[float] = []
+    empty_app = f"{sys.executable} benchmarks/empty_app.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        timed(synth_command(f"{tmp}/warm", args.env))  # warm caches (pyc, node modules) once
+        for round_no in range(args.rounds):
+            full.append(timed(synth_command(f"{tmp}/full{round_no}", args.env)))
+            empty.append(timed(synth_command(f"{tmp}/empty{round_no}", args.env, empty_app)))
+
+    full_median, empty_median = statistics.median(full), statistics.median(empty)
+    ratio = full_median / empty_median
+    # Our package's own cost, separated from the aws-cdk-lib modules and cdk-nag assembly it loads
+    # (any app using S3/KMS/IAM pays those anyway).
+    bare = import_seconds("aws_cdk", args.rounds)
+    deps = import_seconds(DEPENDENCIES, args.rounds)
+    ours = import_seconds(f"{DEPENDENCIES}, datalake_constructs.storage, stacks.platform", args.rounds)
+
+    print(f"rounds: {args.rounds} (alternating), env: {args.env}")
+    print(f"full app synth (4 nag packs): median {full_median:.2f} s  {[round(t, 2) for t in full]}")
+    print(f"empty app synth:              median {empty_median:.2f} s  {[round(t, 2) for t in empty]}")
+    print(f"ratio: {ratio:.2f}x (target <= {TARGET_RATIO}x)")
+    print(f"import aws_cdk: {bare:.3f} s; + aws-cdk-lib submodules and cdk-nag we use: {deps - bare:+.3f} s")
+    print(f"+ our package and stacks on top: {ours - deps:+.3f} s (target <= {TARGET_IMPORT_S} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

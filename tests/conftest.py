@@ -1,0 +1,88 @@
+"""Shared fixtures: the whole app is synthesized once per environment per test session."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# jsii starts Node on first use: prefer the project's pinned Node 22 over the machine's Node 20, as
+# the Makefile does, so `pytest` run directly behaves the same.
+_NODE_BIN = Path(__file__).resolve().parent.parent / "node_modules" / ".bin"
+if _NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(_NODE_BIN)):
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+import aws_cdk as cdk  # noqa: E402 (after PATH is set for jsii)
+import pytest  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from stacks.platform import Platform, build_platform  # noqa: E402
+
+ROOT = _NODE_BIN.parent.parent
+ENVIRONMENTS = ("dev", "prod")
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """cdk.json's context (feature flags and configuration): a bare cdk.App() does not read it."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return copy.deepcopy(context)
+
+
+def app_with_context(tmp_path: Path | None = None, **overrides: Any) -> cdk.App:
+    context = cdk_json_context()
+    context.update(overrides)
+    return cdk.App(context=context, outdir=str(tmp_path) if tmp_path else None)
+
+
+@dataclass(frozen=True)
+class SynthesizedPlatform:
+    app: cdk.App
+    platform: Platform
+    outdir: Path
+
+    def template_file(self, stack: cdk.Stack) -> Path:
+        return self.outdir / f"{stack.artifact_id}.template.json"
+
+    def template(self, stack: cdk.Stack) -> Template:
+        return Template.from_json(json.loads(self.template_file(stack).read_text()))
+
+    @property
+    def template_files(self) -> list[Path]:
+        return [self.template_file(stack) for stack in self.platform.stacks]
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SynthesizedPlatform]:
+    """``synthesized("dev")``: the app of one environment, built and synthesized at most once."""
+    cache: dict[str, SynthesizedPlatform] = {}
+
+    def get(env: str) -> SynthesizedPlatform:
+        if env not in cache:
+            outdir = tmp_path_factory.mktemp(f"cdk-{env}")
+            app = app_with_context(outdir, env=env)
+            platform = build_platform(app)
+            app.synth()  # runs the cdk-nag plugins: raises on any unacknowledged finding
+            cache[env] = SynthesizedPlatform(app=app, platform=platform, outdir=outdir)
+        return cache[env]
+
+    return get
+
+
+@pytest.fixture(scope="session", params=ENVIRONMENTS)
+def env_platform(request: pytest.FixtureRequest, synthesized: Callable[[str], SynthesizedPlatform]) -> Any:
+    """Parametrizes a test over every shipped environment."""
+    return synthesized(request.param)
+
+
+@pytest.fixture(scope="session")
+def dev(synthesized: Callable[[str], SynthesizedPlatform]) -> SynthesizedPlatform:
+    return synthesized("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(synthesized: Callable[[str], SynthesizedPlatform]) -> SynthesizedPlatform:
+    return synthesized("prod")

@@ -1,0 +1,146 @@
+"""The validation harness on every environment: cdk-nag (4 packs), cfn-lint and checkov all clean.
+
+Each validator also runs on a deliberately non-compliant control, in the same call, so these tests
+fail if a validator silently stops checking anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+
+from stacks.compliance import PACKS, add_compliance_checks, nag_violations
+from tests.conftest import ENVIRONMENTS, SynthesizedPlatform, app_with_context
+from tests.validators import CheckovResult, Finding, run_cfn_lint, run_checkov
+
+MIN_REASON_LENGTH = 60
+
+
+# --- cdk-nag ---------------------------------------------------------------------------------------
+
+
+def test_no_unacknowledged_nag_findings(env_platform: SynthesizedPlatform) -> None:
+    assert nag_violations(env_platform.app) == []
+
+
+def test_all_four_packs_are_registered() -> None:
+    assert [p.__name__ for p in PACKS] == [
+        "AwsSolutionsChecks",
+        "NIST80053R5Checks",
+        "HIPAASecurityChecks",
+        "PCIDSS321Checks",
+    ]
+
+
+def test_synth_fails_on_a_non_compliant_resource(tmp_path: Path) -> None:
+    # Given the app's harness on an app holding a bucket with no logging, TLS policy or KMS
+    app = app_with_context(tmp_path)
+    s3.Bucket(cdk.Stack(app, "Control"), "Plain")
+    add_compliance_checks(app)
+
+    # Then synth stops, naming findings from every pack
+    with pytest.raises(RuntimeError) as failure:
+        app.synth()
+    message = str(failure.value)
+    for rule in (
+        "AwsSolutions-S1",
+        "NIST.800.53.R5-S3BucketLoggingEnabled",
+        "HIPAA.Security-S3BucketSSLRequestsOnly",
+        "PCI.DSS.321-S3DefaultEncryptionKMS",
+    ):
+        assert rule in message
+
+
+def acknowledgments(app: cdk.App) -> list[tuple[Any, str, str]]:
+    key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    return [
+        (construct, rule.split("::", 1)[-1], reason)
+        for construct in app.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == key
+        for rule, reason in entry.data.items()
+    ]
+
+
+def test_acknowledgments_are_narrow_and_reasoned(env_platform: SynthesizedPlatform) -> None:
+    found = acknowledgments(env_platform.app)
+
+    assert found, "expected the documented acknowledgments (e.g. replication) to be present"
+    for construct, rule, reason in found:
+        assert not isinstance(construct, cdk.Stage | cdk.Stack), f"{rule} acknowledged on a whole {construct}"
+        assert len(reason) >= MIN_REASON_LENGTH, f"{rule} on {construct.node.path}: reason too thin"
+        if rule.startswith("AwsSolutions-IAM5"):
+            assert "[" in rule, f"IAM5 must be acknowledged finding by finding, not wholesale: {rule}"
+
+
+def test_acknowledgments_are_recorded_in_the_templates(env_platform: SynthesizedPlatform) -> None:
+    # the audit trail: the first pack writes acknowledgments into resource metadata
+    template = json.loads(env_platform.template_files[0].read_text())
+    recorded = [
+        rule["id"]
+        for resource in template["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert "NIST.800.53.R5-S3BucketReplicationEnabled" in recorded
+
+
+# --- cfn-lint and checkov (each run once over every environment plus a control) ------------------
+
+
+CONTROL_TEMPLATE = {
+    "Resources": {
+        "PlainBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"VersioningConfiguration": {"Status": "Bogus"}},
+        }
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def all_templates(synthesized: Any, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    control = tmp_path_factory.mktemp("control") / "control.template.json"
+    control.write_text(json.dumps(CONTROL_TEMPLATE))
+    templates = [path for env in ENVIRONMENTS for path in synthesized(env).template_files]
+    return [*templates, control]
+
+
+@pytest.fixture(scope="module")
+def cfn_lint_findings(all_templates: list[Path]) -> list[Finding]:
+    return run_cfn_lint(all_templates)
+
+
+@pytest.fixture(scope="module")
+def checkov(all_templates: list[Path]) -> CheckovResult:
+    return run_checkov(all_templates)
+
+
+def test_cfn_lint_finds_nothing_in_our_templates(cfn_lint_findings: list[Finding]) -> None:
+    ours = [f for f in cfn_lint_findings if f.template != "control.template.json"]
+    assert ours == []
+
+
+def test_cfn_lint_does_check(cfn_lint_findings: list[Finding]) -> None:
+    assert any(f.template == "control.template.json" and f.rule.startswith("E") for f in cfn_lint_findings)
+
+
+def test_checkov_fails_nothing_in_our_templates(checkov: CheckovResult) -> None:
+    ours = [f for f in checkov.failed if f.template != "control.template.json"]
+    assert ours == []
+    assert checkov.passed > 0
+
+
+def test_checkov_does_check(checkov: CheckovResult) -> None:
+    control = {f.rule for f in checkov.failed if f.template == "control.template.json"}
+    assert {"CKV_AWS_18", "CKV_AWS_21"} <= control  # access logging, versioning
+
+
+def test_every_checkov_skip_has_a_reason(checkov: CheckovResult) -> None:
+    assert checkov.skips, "expected the documented skips (e.g. the log bucket's own logging)"
+    for skip in checkov.skips:
+        assert len(skip["comment"]) >= MIN_REASON_LENGTH, skip

@@ -1,0 +1,175 @@
+"""The typed configuration: shipped environments, defaults, and every rejection path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from stacks.config import ConfigError, load_config, parse_config
+from tests.conftest import cdk_json_context
+
+
+def datalake_context() -> dict[str, Any]:
+    context: dict[str, Any] = cdk_json_context()["datalake"]
+    return context
+
+
+def test_dev_is_the_default_environment_and_may_destroy() -> None:
+    config = load_config(cdk.App(context=cdk_json_context()))
+
+    assert config.env_name == "dev"
+    assert config.allow_destroy is True
+    assert config.production is False
+    assert config.removal_policy == cdk.RemovalPolicy.DESTROY
+
+
+def test_prod_retains_everything() -> None:
+    config = parse_config(datalake_context(), "prod")
+
+    assert config.production is True
+    assert config.allow_destroy is False
+    assert config.removal_policy == cdk.RemovalPolicy.RETAIN
+    # prod keeps noncurrent versions and access logs longer than dev
+    dev = parse_config(datalake_context(), "dev")
+    assert config.storage.noncurrent_version_expiry_days > dev.storage.noncurrent_version_expiry_days
+    assert config.storage.access_log_retention_days > dev.storage.access_log_retention_days
+
+
+def test_names_and_tags_come_from_the_configuration() -> None:
+    context = datalake_context()
+    context.update(project="sales", owner="team-a", costCentre="cc-42")
+
+    config = parse_config(context, "prod")
+
+    assert config.name_prefix == "sales-prod"
+    assert config.stack_name("storage") == "sales-prod-storage"
+    assert config.tags == {
+        "project": "sales",
+        "environment": "prod",
+        "owner": "team-a",
+        "cost-centre": "cc-42",
+    }
+
+
+def test_environment_is_agnostic_unless_account_or_region_is_set() -> None:
+    context = datalake_context()
+    assert parse_config(context, "dev").cdk_environment is None
+
+    context["environments"]["dev"].update(account="123456789012", region="eu-west-1")
+    env = parse_config(context, "dev").cdk_environment
+
+    assert env is not None
+    assert (env.account, env.region) == ("123456789012", "eu-west-1")
+
+
+def test_optional_days_may_be_absent_because_the_cli_drops_null_context_values() -> None:
+    context = datalake_context()
+    context["environments"]["dev"]["storage"]["consumer"] = {}
+    del context["environments"]["dev"]["account"]
+
+    config = parse_config(context, "dev")
+
+    assert config.storage.consumer.expire_after_days is None
+    assert config.account is None
+
+
+def test_unknown_environment_names_the_allowed_values() -> None:
+    with pytest.raises(ConfigError, match=r"env: unknown environment 'qa'; allowed values: dev, prod"):
+        parse_config(datalake_context(), "qa")
+
+
+def test_unknown_environment_fails_when_loaded_from_cli_context() -> None:
+    with pytest.raises(ConfigError, match="unknown environment 'staging'"):
+        load_config(cdk.App(context={**cdk_json_context(), "env": "staging"}))
+
+
+def test_missing_context_block_is_explained() -> None:
+    with pytest.raises(ConfigError, match=r"datalake: context block is missing"):
+        load_config(cdk.App())
+
+
+def test_production_may_never_allow_destroy() -> None:
+    context = datalake_context()
+    context["environments"]["prod"]["allowDestroy"] = True
+
+    with pytest.raises(ConfigError, match=r"environments\.prod\.allowDestroy: true is not allowed"):
+        parse_config(context, "prod")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("project",), "Bad_Name", r"datalake\.project: 'Bad_Name' is not allowed; expected 3-16 lowercase"),
+        (("owner",), "", r"datalake\.owner: '' is not allowed"),
+        (
+            ("environments", "dev", "allowDestroy"),
+            "yes",
+            r"dev\.allowDestroy: 'yes' is not allowed; expected true",
+        ),
+        (
+            ("environments", "dev", "account"),
+            "12345",
+            r"dev\.account: '12345' is not allowed; expected a 12-digit",
+        ),
+        (("environments", "dev", "region"), "mars-1", r"dev\.region: 'mars-1' is not allowed"),
+        (
+            ("environments", "dev", "storage", "raw", "glacierAfterDays"),
+            0,
+            r"storage\.raw\.glacierAfterDays: 0 is not allowed; expected a whole number of days from 1",
+        ),
+        (
+            ("environments", "dev", "storage", "noncurrentVersionExpiryDays"),
+            True,  # a JSON true must not be read as 1 day
+            r"noncurrentVersionExpiryDays: True is not allowed",
+        ),
+        (
+            ("environments", "dev", "storage", "abortIncompleteMultipartUploadDays"),
+            "7",
+            r"abortIncompleteMultipartUploadDays: '7' is not allowed",
+        ),
+    ],
+)
+def test_bad_values_name_the_key_and_the_allowed_values(
+    path: tuple[str, ...], value: object, message: str
+) -> None:
+    context = datalake_context()
+    target = context
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config(context, "dev")
+
+
+def test_unknown_keys_are_rejected_not_ignored() -> None:
+    context = datalake_context()
+    context["environments"]["dev"]["allowDestory"] = True
+
+    with pytest.raises(ConfigError, match=r"datalake\.environments\.dev: unknown key\(s\) allowDestory"):
+        parse_config(context, "dev")
+
+
+def test_missing_required_key_is_named() -> None:
+    context = datalake_context()
+    del context["environments"]["dev"]["storage"]["accessLogRetentionDays"]
+
+    with pytest.raises(ConfigError, match=r"storage\.accessLogRetentionDays: required key is missing"):
+        parse_config(context, "dev")
+
+
+def test_bad_environment_name_is_rejected() -> None:
+    context = datalake_context()
+    context["environments"]["Prod_EU"] = context["environments"]["prod"]
+
+    with pytest.raises(ConfigError, match=r"environment name 'Prod_EU' is not allowed"):
+        parse_config(context, "dev")
+
+
+def test_configuration_is_immutable() -> None:
+    config = parse_config(datalake_context(), "dev")
+
+    with pytest.raises(AttributeError):
+        config.allow_destroy = False  # type: ignore[misc]

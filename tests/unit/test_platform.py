@@ -1,0 +1,77 @@
+"""The storage stack as wired for each shipped environment (the app synthesized once per session)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+
+from tests.conftest import SynthesizedPlatform
+
+
+def resources(env: SynthesizedPlatform, resource_type: str) -> dict[str, dict[str, Any]]:
+    return env.template(env.platform.storage).find_resources(resource_type)
+
+
+def test_stack_names_come_from_the_configuration(dev: SynthesizedPlatform, prod: SynthesizedPlatform) -> None:
+    assert dev.platform.storage.stack_name == "datalake-dev-storage"
+    assert prod.platform.storage.stack_name == "datalake-prod-storage"
+    assert [p.name for p in dev.template_files] == ["datalake-dev-storage.template.json"]
+
+
+def test_stacks_are_environment_agnostic_by_default(env_platform: SynthesizedPlatform) -> None:
+    stack = env_platform.platform.storage
+    assert cdk.Token.is_unresolved(stack.account)
+    assert cdk.Token.is_unresolved(stack.region)
+
+
+def test_prod_retains_all_data_and_protects_the_stack(prod: SynthesizedPlatform) -> None:
+    for kind in ("AWS::S3::Bucket", "AWS::KMS::Key"):
+        for resource in resources(prod, kind).values():
+            assert resource["DeletionPolicy"] == "Retain"
+            assert resource["UpdateReplacePolicy"] == "Retain"
+    assert resources(prod, "Custom::S3AutoDeleteObjects") == {}
+    assert prod.platform.storage.termination_protection is True
+
+
+def test_dev_is_destroyable_because_its_configuration_allows_it(dev: SynthesizedPlatform) -> None:
+    for resource in resources(dev, "AWS::S3::Bucket").values():
+        assert resource["DeletionPolicy"] == "Delete"
+    assert len(resources(dev, "Custom::S3AutoDeleteObjects")) == 4
+    assert dev.platform.storage.termination_protection is False
+
+
+def test_every_bucket_and_key_carries_the_configured_tags(env_platform: SynthesizedPlatform) -> None:
+    config = env_platform.platform.config
+    for kind in ("AWS::S3::Bucket", "AWS::KMS::Key"):
+        for resource in resources(env_platform, kind).values():
+            tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
+            assert tags.items() >= config.tags.items()
+            assert tags["environment"] == config.env_name
+
+
+def test_bucket_names_use_the_environment_prefix(env_platform: SynthesizedPlatform) -> None:
+    prefix = env_platform.platform.config.name_prefix
+    names = [
+        r["Properties"]["BucketName"]["Fn::Join"][1][0]
+        for r in resources(env_platform, "AWS::S3::Bucket").values()
+    ]
+    assert sorted(names) == sorted(
+        f"{prefix}-{zone}-" for zone in ("access-logs", "raw", "processed", "consumer")
+    )
+
+
+def test_lifecycles_follow_each_environments_configuration(
+    dev: SynthesizedPlatform, prod: SynthesizedPlatform
+) -> None:
+    def raw_rule(env: SynthesizedPlatform) -> dict[str, Any]:
+        (raw,) = [
+            r for k, r in resources(env, "AWS::S3::Bucket").items() if k.startswith("DataLakeRawBucket")
+        ]
+        rule: dict[str, Any] = raw["Properties"]["LifecycleConfiguration"]["Rules"][0]
+        return rule
+
+    assert raw_rule(dev)["ExpirationInDays"] == 365
+    assert raw_rule(dev)["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
+    assert "ExpirationInDays" not in raw_rule(prod)
+    assert raw_rule(prod)["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}

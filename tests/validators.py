@@ -1,0 +1,155 @@
+"""Template validators shared by ``make synth`` and the test suite: cfn-lint and checkov.
+
+cdk-nag runs inside ``cdk synth`` (a policy-validation plugin that fails synth on any finding); this
+module checks the synthesized templates with the two CloudFormation-level scanners and prints the
+summary ``make synth`` shows. Usage: ``python -m tests.validators cdk.out``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# checkov pins an old boto3, so it lives in its own environment (see .ci/checkov/pyproject.toml).
+CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+
+
+@dataclass(frozen=True)
+class Finding:
+    tool: str
+    template: str
+    rule: str
+    resource: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.tool} {self.rule} {self.template}:{self.resource} {self.message}"
+
+
+def template_paths(outdir: Path) -> list[Path]:
+    return sorted(outdir.glob("*.template.json"))
+
+
+def run_cfn_lint(templates: list[Path]) -> list[Finding]:
+    """Every cfn-lint error, warning and informational finding (all of them count)."""
+    if not templates:
+        return []
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "json", "--", *map(str, templates)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # The exit code is a bitmask of finding levels (2 error, 4 warning, 8 info); 1 means it crashed.
+    if result.returncode & 1 or (result.returncode and not result.stdout.strip()):
+        raise RuntimeError(f"cfn-lint failed to run (exit {result.returncode}): {result.stderr}")
+    if not result.stdout.strip():
+        return []
+    return [
+        Finding(
+            tool="cfn-lint",
+            template=Path(m["Filename"]).name,
+            rule=m["Rule"]["Id"],
+            resource="/".join(str(p) for p in m["Location"]["Path"][:2]),
+            message=m["Message"],
+        )
+        for m in json.loads(result.stdout)
+    ]
+
+
+@dataclass(frozen=True)
+class CheckovResult:
+    passed: int
+    skipped: int
+    failed: list[Finding]
+    skips: list[dict[str, str]]
+
+
+def run_checkov(templates: list[Path]) -> CheckovResult:
+    """checkov's CloudFormation checks, offline (``--skip-download``)."""
+    if not CHECKOV.exists():
+        raise RuntimeError(f"{CHECKOV} is missing: run `make install`")
+    args = [str(CHECKOV), "--skip-download", "--framework", "cloudformation", "-o", "json"]
+    for template in templates:
+        args += ["-f", str(template)]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    if result.returncode not in (0, 1) or not result.stdout.strip():
+        raise RuntimeError(f"checkov failed to run (exit {result.returncode}): {result.stderr[-2000:]}")
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    passed = skipped = 0
+    failed: list[Finding] = []
+    skips: list[dict[str, str]] = []
+    for report in reports:
+        summary = report.get("summary", {})
+        passed += summary.get("passed", 0)
+        skipped += summary.get("skipped", 0)
+        results = report.get("results", {})
+        for check in results.get("failed_checks", []):
+            failed.append(
+                Finding(
+                    tool="checkov",
+                    template=Path(check["file_path"]).name,
+                    rule=check["check_id"],
+                    resource=check["resource"],
+                    message=check["check_name"],
+                )
+            )
+        for check in results.get("skipped_checks", []):
+            skips.append(
+                {
+                    "id": check["check_id"],
+                    "resource": check["resource"],
+                    "comment": (check.get("check_result") or {}).get("suppress_comment", ""),
+                }
+            )
+    return CheckovResult(passed=passed, skipped=skipped, failed=failed, skips=skips)
+
+
+def nag_report(outdir: Path) -> list[str]:
+    """Violations recorded by the cdk-nag plugins in the cloud assembly (synth fails if any)."""
+    report_file = outdir / "validation-report.json"
+    if not report_file.exists():
+        return []
+    report = json.loads(report_file.read_text())
+    return [
+        f"{violation.get('ruleName')} {resource.get('constructPath', '')}"
+        for plugin in report.get("pluginReports", [])
+        for violation in plugin.get("violations", [])
+        for resource in violation.get("violatingResources", [])
+    ]
+
+
+def main(argv: list[str]) -> int:
+    outdir = Path(argv[1] if len(argv) > 1 else "cdk.out")
+    templates = template_paths(outdir)
+    if not templates:
+        print(f"no templates in {outdir}: run cdk synth first", file=sys.stderr)
+        return 2
+    print(f"{'stack':<40} {'resources':>9}  top resource types")
+    for template in templates:
+        resources = json.loads(template.read_text()).get("Resources", {})
+        types = Counter(r["Type"] for r in resources.values())
+        top = ", ".join(f"{t.split('::', 1)[1]}={n}" for t, n in types.most_common(4))
+        print(f"{template.name.removesuffix('.template.json'):<40} {len(resources):>9}  {top}")
+    nag = nag_report(outdir)
+    lint = run_cfn_lint(templates)
+    checkov = run_checkov(templates)
+    print(
+        f"\ncdk-nag (AwsSolutions, NIST 800-53 R5, HIPAA, PCI DSS 3.2.1): {len(nag)} unacknowledged"
+        f"\ncfn-lint: {len(lint)} findings"
+        f"\ncheckov: {checkov.passed} passed, {len(checkov.failed)} failed, "
+        f"{checkov.skipped} skipped with a reason"
+    )
+    for finding in [*nag, *lint, *checkov.failed]:
+        print(f"  {finding}")
+    return 1 if nag or lint or checkov.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
