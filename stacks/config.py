@@ -59,6 +59,36 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class IngestionConfig:
+    """Streaming ingestion into the raw zone."""
+
+    source: str  # "direct_put" or "kinesis"
+    kinesis_shards: int | None  # None: on-demand stream
+    kinesis_retention_hours: int
+    buffering_interval_seconds: int
+    buffering_size_mib: int
+    transform_lambda: bool
+
+
+INGESTION_SOURCES = ("direct_put", "kinesis")
+
+
+@dataclass(frozen=True)
+class EtlConfig:
+    """Glue catalog crawlers and ETL jobs."""
+
+    worker_type: str  # "G.1X" | "G.2X" | ...
+    number_of_workers: int
+    timeout_minutes: int
+    crawler_trigger: str  # "on_demand" | "schedule" | "s3_events"
+    crawler_schedule: str | None  # cron(...) with "schedule"
+
+
+GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
+CRAWLER_TRIGGERS = ("on_demand", "schedule", "s3_events")
+
+
+@dataclass(frozen=True)
 class PlatformConfig:
     """Everything the stacks need to know about one deployment environment."""
 
@@ -71,6 +101,8 @@ class PlatformConfig:
     production: bool
     allow_destroy: bool
     storage: StorageConfig
+    ingestion: IngestionConfig
+    etl: EtlConfig
 
     @property
     def name_prefix(self) -> str:
@@ -123,6 +155,10 @@ class _Section:
             raise ConfigError(f"{self._path}.{key}: required key is missing")
         return self._data[key]
 
+    @property
+    def path(self) -> str:
+        return self._path
+
     def keys(self) -> list[str]:
         """All keys of this section, marked as read (the caller validates them)."""
         self._read.update(self._data)
@@ -149,7 +185,8 @@ class _Section:
             raise ConfigError(f"{self._path}.{key}: {value!r} is not allowed; expected true or false")
         return value
 
-    def days(self, key: str, *, optional: bool = False, maximum: int = 36500) -> int | None:
+    def whole_number(self, key: str, *, optional: bool = False, maximum: int = 36500) -> int | None:
+        """A whole number from 1 to ``maximum`` (the key name says the unit)."""
         # The CDK CLI drops null context values, so an optional key may be absent or null.
         if optional and self._data.get(key) is None:
             self._read.add(key)
@@ -157,13 +194,13 @@ class _Section:
         value = self._get(key)
         # bool is an int subclass: reject it explicitly so `true` is not read as 1 day.
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-            allowed = f"a whole number of days from 1 to {maximum}" + (" or null" if optional else "")
+            allowed = f"a whole number from 1 to {maximum}" + (" or null" if optional else "")
             raise ConfigError(f"{self._path}.{key}: {value!r} is not allowed; expected {allowed}")
         return value
 
-    def required_days(self, key: str, *, maximum: int = 36500) -> int:
-        value = self.days(key, maximum=maximum)
-        assert value is not None  # days() without optional never returns None
+    def required_number(self, key: str, *, maximum: int = 36500) -> int:
+        value = self.whole_number(key, maximum=maximum)
+        assert value is not None  # whole_number() without optional never returns None
         return value
 
     def done(self) -> None:
@@ -175,9 +212,9 @@ class _Section:
 
 def _zone(section: _Section) -> ZoneLifecycleConfig:
     zone = ZoneLifecycleConfig(
-        infrequent_access_after_days=section.days("infrequentAccessAfterDays", optional=True),
-        glacier_after_days=section.days("glacierAfterDays", optional=True),
-        expire_after_days=section.days("expireAfterDays", optional=True),
+        infrequent_access_after_days=section.whole_number("infrequentAccessAfterDays", optional=True),
+        glacier_after_days=section.whole_number("glacierAfterDays", optional=True),
+        expire_after_days=section.whole_number("expireAfterDays", optional=True),
     )
     section.done()
     return zone
@@ -188,14 +225,56 @@ def _storage(section: _Section) -> StorageConfig:
         raw=_zone(section.section("raw")),
         processed=_zone(section.section("processed")),
         consumer=_zone(section.section("consumer")),
-        noncurrent_version_expiry_days=section.required_days("noncurrentVersionExpiryDays"),
-        abort_incomplete_multipart_upload_days=section.required_days(
+        noncurrent_version_expiry_days=section.required_number("noncurrentVersionExpiryDays"),
+        abort_incomplete_multipart_upload_days=section.required_number(
             "abortIncompleteMultipartUploadDays", maximum=365
         ),
-        access_log_retention_days=section.required_days("accessLogRetentionDays"),
+        access_log_retention_days=section.required_number("accessLogRetentionDays"),
     )
     section.done()
     return storage
+
+
+def _ingestion(section: _Section) -> IngestionConfig:
+    source = section.string("source", _one_of(INGESTION_SOURCES), f"one of {', '.join(INGESTION_SOURCES)}")
+    ingestion = IngestionConfig(
+        source=source,
+        kinesis_shards=section.whole_number("kinesisShards", optional=True, maximum=10_000),
+        kinesis_retention_hours=section.required_number("kinesisRetentionHours", maximum=8760),
+        buffering_interval_seconds=section.required_number("bufferingIntervalSeconds", maximum=900),
+        buffering_size_mib=section.required_number("bufferingSizeMiB", maximum=128),
+        transform_lambda=section.boolean("transformLambda"),
+    )
+    section.done()
+    return ingestion
+
+
+def _one_of(values: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(v) for v in values))
+
+
+def _etl(section: _Section) -> EtlConfig:
+    etl = EtlConfig(
+        worker_type=section.string(
+            "workerType", _one_of(GLUE_WORKER_TYPES), f"one of {', '.join(GLUE_WORKER_TYPES)}"
+        ),
+        number_of_workers=section.required_number("numberOfWorkers", maximum=299),
+        timeout_minutes=section.required_number("timeoutMinutes", maximum=2880),
+        crawler_trigger=section.string(
+            "crawlerTrigger", _one_of(CRAWLER_TRIGGERS), f"one of {', '.join(CRAWLER_TRIGGERS)}"
+        ),
+        crawler_schedule=section.optional_string(
+            "crawlerSchedule",
+            re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)"),
+            "a Glue cron(...) expression or null",
+        ),
+    )
+    section.done()
+    if (etl.crawler_trigger == "schedule") != (etl.crawler_schedule is not None):
+        raise ConfigError(
+            f"{section.path}.crawlerSchedule: required with crawlerTrigger 'schedule', else null"
+        )
+    return etl
 
 
 def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
@@ -223,6 +302,8 @@ def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
         production=env.boolean("production"),
         allow_destroy=env.boolean("allowDestroy"),
         storage=_storage(env.section("storage")),
+        ingestion=_ingestion(env.section("ingestion")),
+        etl=_etl(env.section("etl")),
     )
     env.done()
     root.done()

@@ -8,6 +8,8 @@ import aws_cdk as cdk
 
 from stacks.compliance import add_compliance_checks
 from stacks.config import PlatformConfig, load_config
+from stacks.ingestion_stack import IngestionStack
+from stacks.operations_stack import OperationsStack
 from stacks.storage_stack import StorageStack
 
 
@@ -16,17 +18,24 @@ class Platform:
     """The stacks of one environment, for wiring and for tests."""
 
     config: PlatformConfig
+    operations: OperationsStack
     storage: StorageStack
+    ingestion: IngestionStack
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.storage]
+        return [self.operations, self.storage, self.ingestion]
 
 
 def build_platform(app: cdk.App) -> Platform:
     """Add every stack of the environment selected by ``-c env=NAME`` to ``app``, tagged and validated."""
     config = load_config(app)
-    platform = Platform(config=config, storage=StorageStack(app, config=config))
+    operations = OperationsStack(app, config=config)
+    storage = StorageStack(app, config=config)
+    ingestion = IngestionStack(
+        app, config=config, storage=storage.storage, alert_topic=operations.alert_topic
+    )
+    platform = Platform(config=config, operations=operations, storage=storage, ingestion=ingestion)
     for key, value in config.tags.items():
         cdk.Tags.of(app).add(key, value)
     add_compliance_checks(app)

@@ -128,6 +128,16 @@ def _validate_bucket_name_prefix(prefix: str) -> None:
         raise ValueError(f"bucket_name_prefix: {prefix!r} is not allowed; expected {allowed}")
 
 
+def zone_bucket_name(bucket_name_prefix: str, zone: DataLakeZone | str) -> str:
+    """Physical name of a zone bucket created with ``bucket_name_prefix``; lets other stacks import it
+    by name instead of a cross-stack export.
+
+    Account and region make the name globally unique while stacks stay environment-agnostic.
+    """
+    label = zone.value if isinstance(zone, DataLakeZone) else zone
+    return f"{bucket_name_prefix}-{label}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+
+
 class DataLakeStorage(Construct):
     """Raw, processed and consumer buckets plus a server-access-log bucket, secure by default.
 
@@ -303,10 +313,7 @@ class DataLakeStorage(Construct):
     # --- internals ---
 
     def _bucket_name(self, label: str) -> str | None:
-        if self._prefix is None:
-            return None
-        # Account and region make the name globally unique while the stack stays environment-agnostic.
-        return f"{self._prefix}-{label}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+        return zone_bucket_name(self._prefix, label) if self._prefix is not None else None
 
     def _common_bucket_props(self) -> dict[str, object]:
         return {

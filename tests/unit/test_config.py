@@ -117,7 +117,7 @@ def test_production_may_never_allow_destroy() -> None:
         (
             ("environments", "dev", "storage", "raw", "glacierAfterDays"),
             0,
-            r"storage\.raw\.glacierAfterDays: 0 is not allowed; expected a whole number of days from 1",
+            r"storage\.raw\.glacierAfterDays: 0 is not allowed; expected a whole number from 1",
         ),
         (
             ("environments", "dev", "storage", "noncurrentVersionExpiryDays"),
@@ -141,6 +141,26 @@ def test_bad_values_name_the_key_and_the_allowed_values(
     target[path[-1]] = value
 
     with pytest.raises(ConfigError, match=message):
+        parse_config(context, "dev")
+
+
+def test_ingestion_settings_per_environment() -> None:
+    dev = parse_config(datalake_context(), "dev").ingestion
+    prod = parse_config(datalake_context(), "prod").ingestion
+
+    assert (dev.source, prod.source) == ("direct_put", "kinesis")  # dev idles at near-zero cost
+    assert dev.kinesis_shards is None and prod.kinesis_shards is None  # on-demand
+    assert prod.kinesis_retention_hours == 168
+    assert dev.transform_lambda and prod.transform_lambda
+
+
+def test_unknown_ingestion_source_names_the_allowed_values() -> None:
+    context = datalake_context()
+    context["environments"]["dev"]["ingestion"]["source"] = "kafka"
+
+    with pytest.raises(
+        ConfigError, match=r"ingestion\.source: 'kafka' is not allowed; expected one of direct_put, kinesis"
+    ):
         parse_config(context, "dev")
 
 

@@ -16,7 +16,12 @@ def resources(env: SynthesizedPlatform, resource_type: str) -> dict[str, dict[st
 def test_stack_names_come_from_the_configuration(dev: SynthesizedPlatform, prod: SynthesizedPlatform) -> None:
     assert dev.platform.storage.stack_name == "datalake-dev-storage"
     assert prod.platform.storage.stack_name == "datalake-prod-storage"
-    assert [p.name for p in dev.template_files] == ["datalake-dev-storage.template.json"]
+    assert dev.platform.ingestion.stack_name == "datalake-dev-ingestion"
+    assert sorted(p.name for p in dev.template_files) == [
+        "datalake-dev-ingestion.template.json",
+        "datalake-dev-operations.template.json",
+        "datalake-dev-storage.template.json",
+    ]
 
 
 def test_stacks_are_environment_agnostic_by_default(env_platform: SynthesizedPlatform) -> None:
@@ -75,3 +80,23 @@ def test_lifecycles_follow_each_environments_configuration(
     assert raw_rule(dev)["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
     assert "ExpirationInDays" not in raw_rule(prod)
     assert raw_rule(prod)["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+
+
+def test_the_alert_topic_is_encrypted_tls_only_and_usable_by_alarms_and_events(
+    env_platform: SynthesizedPlatform,
+) -> None:
+    template = env_platform.template(env_platform.platform.operations)
+    (key_id,) = template.find_resources("AWS::KMS::Key")
+    (topic,) = template.find_resources("AWS::SNS::Topic").values()
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+    key_principals = str(key["Properties"]["KeyPolicy"])
+    assert "cloudwatch.amazonaws.com" in key_principals
+    assert "events.amazonaws.com" in key_principals
