@@ -6,19 +6,18 @@ SHELL := /bin/bash
 
 # node_modules/.bin first: the pinned CDK CLI and Node 22 (jsii warns on the machine's Node 20).
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
-export UV_CACHE_DIR ?= $(CURDIR)/.tools/uv-cache
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/uv/bin/uv
 ENV ?= dev
 
-.PHONY: help install synth test lint format bench clean
+.PHONY: help install synth test lint format bench bench-etl clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag, cfn-lint and checkov"
 	@echo "make test                  install, ruff + mypy, the whole pytest suite"
-	@echo "make lint | format | bench | clean"
+	@echo "make lint | format | bench | bench-etl | clean"
 
 $(UV):
 	$(PYTHON) -m venv .tools/uv
@@ -56,8 +55,12 @@ format: install
 test: lint
 	python -m pytest
 
-bench: install
+bench: install  ## synth time vs an empty app; transform Lambda throughput and import time
 	python benchmarks/synth_time.py
+	python benchmarks/transform_throughput.py
+
+bench-etl: install  ## raw_to_processed on 1M events vs a plain Spark floor; consumer bytes scanned (minutes)
+	python benchmarks/etl_benchmark.py
 
 clean:
 	rm -rf cdk.out .venv .tools node_modules .pytest_cache .mypy_cache .ruff_cache

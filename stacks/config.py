@@ -84,6 +84,27 @@ class EtlConfig:
     crawler_schedule: str | None  # cron(...) with "schedule"
 
 
+@dataclass(frozen=True)
+class OrchestrationConfig:
+    """The event-driven pipeline."""
+
+    quality_gate: str  # "fail" | "warn"
+    timeout_hours: int
+    backstop_schedule: str | None  # cron(...) run in case an event-triggered run missed late files
+
+
+@dataclass(frozen=True)
+class OperationsConfig:
+    """Who is alerted, and the cost guardrail."""
+
+    alert_emails: tuple[str, ...]
+    monthly_budget_usd: int
+    budget_thresholds_percent: tuple[int, ...]  # actual spend; 100 % of forecast always alerts too
+
+
+QUALITY_GATES = ("fail", "warn")
+_CRON_RE = re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
 CRAWLER_TRIGGERS = ("on_demand", "schedule", "s3_events")
 
@@ -103,6 +124,8 @@ class PlatformConfig:
     storage: StorageConfig
     ingestion: IngestionConfig
     etl: EtlConfig
+    orchestration: OrchestrationConfig
+    operations: OperationsConfig
 
     @property
     def name_prefix(self) -> str:
@@ -198,6 +221,23 @@ class _Section:
             raise ConfigError(f"{self._path}.{key}: {value!r} is not allowed; expected {allowed}")
         return value
 
+    def string_list(self, key: str, pattern: re.Pattern[str], allowed: str) -> list[str]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and pattern.fullmatch(v) for v in value):
+            raise ConfigError(f"{self._path}.{key}: {value!r} is not allowed; expected {allowed}")
+        return list(value)
+
+    def number_list(self, key: str, *, maximum: int) -> list[int]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= maximum for v in value
+        ):
+            raise ConfigError(
+                f"{self._path}.{key}: {value!r} is not allowed; "
+                f"expected a list of whole numbers from 1 to {maximum}"
+            )
+        return list(value)
+
     def required_number(self, key: str, *, maximum: int = 36500) -> int:
         value = self.whole_number(key, maximum=maximum)
         assert value is not None  # whole_number() without optional never returns None
@@ -277,6 +317,37 @@ def _etl(section: _Section) -> EtlConfig:
     return etl
 
 
+def _orchestration(section: _Section) -> OrchestrationConfig:
+    orchestration = OrchestrationConfig(
+        quality_gate=section.string(
+            "qualityGate", _one_of(QUALITY_GATES), f"one of {', '.join(QUALITY_GATES)}"
+        ),
+        timeout_hours=section.required_number("timeoutHours", maximum=8760),
+        backstop_schedule=section.optional_string(
+            "backstopSchedule", _CRON_RE, "an EventBridge cron(...) expression or null"
+        ),
+    )
+    section.done()
+    return orchestration
+
+
+def _operations(section: _Section) -> OperationsConfig:
+    emails = section.string_list("alertEmails", _EMAIL_RE, "a list of email addresses")
+    thresholds = section.number_list("budgetThresholdsPercent", maximum=1000)
+    operations = OperationsConfig(
+        alert_emails=tuple(emails),
+        monthly_budget_usd=section.required_number("monthlyBudgetUsd", maximum=10_000_000),
+        budget_thresholds_percent=tuple(thresholds),
+    )
+    section.done()
+    if not thresholds or sorted(set(thresholds)) != thresholds:
+        raise ConfigError(
+            f"{section.path}.budgetThresholdsPercent: {thresholds} is not allowed; expected at least one "
+            "percentage, ascending, without repeats"
+        )
+    return operations
+
+
 def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
     """Build the configuration of ``env_name`` from the ``datalake`` context block."""
     root = _Section(context, CONTEXT_KEY)
@@ -304,6 +375,8 @@ def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
         storage=_storage(env.section("storage")),
         ingestion=_ingestion(env.section("ingestion")),
         etl=_etl(env.section("etl")),
+        orchestration=_orchestration(env.section("orchestration")),
+        operations=_operations(env.section("operations")),
     )
     env.done()
     root.done()

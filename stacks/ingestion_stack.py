@@ -6,7 +6,6 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_kinesis as kinesis
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -15,38 +14,27 @@ from constructs import Construct
 from datalake_constructs.data_stream import IngestionDataStream
 from datalake_constructs.raw_zone_delivery import RawZoneDeliveryStream
 from datalake_constructs.storage import DataLakeStorage, DataLakeZone
+from stacks.base import PlatformStack
 from stacks.config import PlatformConfig
 from stacks.references import zone_bucket
 
 TRANSFORM_CODE = Path(__file__).resolve().parent.parent / "lambda_src" / "firehose_transform"
 
 
-class IngestionStack(cdk.Stack):
+class IngestionStack(PlatformStack):
     """Events into the raw zone, partitioned by event type and arrival date, losing no record."""
 
     def __init__(
         self, scope: Construct, *, config: PlatformConfig, storage: DataLakeStorage, alert_topic: sns.ITopic
     ) -> None:
-        name = config.stack_name("ingestion")
         super().__init__(
-            scope,
-            name,
-            stack_name=name,
-            env=config.cdk_environment,
-            description=f"{config.project} ({config.env_name}): streaming ingestion into the raw zone",
-            termination_protection=config.production,
+            scope, config=config, component="ingestion", description="streaming ingestion into the raw zone"
         )
         settings = config.ingestion
         removal = config.removal_policy
 
         # One key for everything this stack encrypts at rest: stream, Firehose, logs.
-        self.key = kms.Key(
-            self,
-            "Key",
-            description=f"{config.name_prefix} ingestion: stream, Firehose and logs",
-            enable_key_rotation=True,
-            removal_policy=removal,
-        )
+        self.key = self.new_key("Key", "ingestion: stream, Firehose and logs")
         self.alert_topic = alert_topic
 
         self.data_stream: IngestionDataStream | None = None

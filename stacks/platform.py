@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
+from datalake_constructs.alerts import add_alarm_actions
 from stacks.compliance import add_compliance_checks
 from stacks.config import PlatformConfig, load_config
+from stacks.etl_stack import EtlStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.operations_stack import OperationsStack
+from stacks.orchestration_stack import OrchestrationStack
 from stacks.storage_stack import StorageStack
 
 
@@ -21,10 +24,12 @@ class Platform:
     operations: OperationsStack
     storage: StorageStack
     ingestion: IngestionStack
+    etl: EtlStack
+    orchestration: OrchestrationStack
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.operations, self.storage, self.ingestion]
+        return [self.operations, self.storage, self.ingestion, self.etl, self.orchestration]
 
 
 def build_platform(app: cdk.App) -> Platform:
@@ -35,7 +40,20 @@ def build_platform(app: cdk.App) -> Platform:
     ingestion = IngestionStack(
         app, config=config, storage=storage.storage, alert_topic=operations.alert_topic
     )
-    platform = Platform(config=config, operations=operations, storage=storage, ingestion=ingestion)
+    etl = EtlStack(app, config=config, storage=storage.storage, alert_topic=operations.alert_topic)
+    orchestration = OrchestrationStack(
+        app, config=config, storage=storage.storage, etl=etl, operations=operations
+    )
+    # Safety net: any alarm a construct did not wire itself still reaches on-call.
+    add_alarm_actions(app, operations.alert_topic)
+    platform = Platform(
+        config=config,
+        operations=operations,
+        storage=storage,
+        ingestion=ingestion,
+        etl=etl,
+        orchestration=orchestration,
+    )
     for key, value in config.tags.items():
         cdk.Tags.of(app).add(key, value)
     add_compliance_checks(app)

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from datalake_constructs.storage import DataLakeStorage, ZoneLifecycle
+from stacks.base import PlatformStack
 from stacks.config import PlatformConfig, ZoneLifecycleConfig
 
 
@@ -20,19 +21,11 @@ def _lifecycle(zone: ZoneLifecycleConfig) -> ZoneLifecycle:
     )
 
 
-class StorageStack(cdk.Stack):
+class StorageStack(PlatformStack):
     """Raw, processed and consumer zones with their key and access-log bucket."""
 
     def __init__(self, scope: Construct, *, config: PlatformConfig) -> None:
-        name = config.stack_name("storage")
-        super().__init__(
-            scope,
-            name,
-            stack_name=name,
-            env=config.cdk_environment,
-            description=f"{config.project} ({config.env_name}): data-lake storage zones",
-            termination_protection=config.production,
-        )
+        super().__init__(scope, config=config, component="storage", description="data-lake storage zones")
         storage = config.storage
         self.storage = DataLakeStorage(
             self,

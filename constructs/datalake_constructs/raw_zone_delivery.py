@@ -151,9 +151,7 @@ class RawZoneDeliveryStream(Construct):
             removal_policy=removal_policy,
         )
         # CloudWatch Logs must be allowed to use the key for this log group.
-        self.encryption_key.grant_encrypt_decrypt(
-            iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")
-        )
+        _allow_cloudwatch_logs(self.encryption_key)
 
         from_lambda = processor is not None
         processors: list[firehose.IDataProcessor] = []
@@ -372,6 +370,28 @@ class RawZoneDeliveryStream(Construct):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
             self.alarms.append(alarm)
+
+
+def _allow_cloudwatch_logs(key: kms.IKey) -> None:
+    """Let CloudWatch Logs use ``key``, for this account's log groups only (no confused deputy)."""
+    stack = cdk.Stack.of(key)
+    log_groups = stack.format_arn(
+        service="logs", resource="log-group", resource_name="*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+        )
+    )
 
 
 def _acknowledge(scope: Construct, rule: str, reason: str) -> None:

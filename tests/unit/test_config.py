@@ -164,6 +164,22 @@ def test_unknown_ingestion_source_names_the_allowed_values() -> None:
         parse_config(context, "dev")
 
 
+def test_operations_settings_and_their_validation() -> None:
+    prod = parse_config(datalake_context(), "prod").operations
+    assert prod.budget_thresholds_percent == (50, 80, 100)
+    assert prod.monthly_budget_usd == 2000
+
+    context = datalake_context()
+    context["environments"]["dev"]["operations"]["budgetThresholdsPercent"] = [100, 80]
+    with pytest.raises(ConfigError, match=r"operations\.budgetThresholdsPercent: \[100, 80\] is not allowed"):
+        parse_config(context, "dev")
+
+    context = datalake_context()
+    context["environments"]["dev"]["operations"]["alertEmails"] = ["oncall"]
+    with pytest.raises(ConfigError, match=r"operations\.alertEmails: \['oncall'\] is not allowed"):
+        parse_config(context, "dev")
+
+
 def test_unknown_keys_are_rejected_not_ignored() -> None:
     context = datalake_context()
     context["environments"]["dev"]["allowDestory"] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -18,9 +19,8 @@ def test_stack_names_come_from_the_configuration(dev: SynthesizedPlatform, prod:
     assert prod.platform.storage.stack_name == "datalake-prod-storage"
     assert dev.platform.ingestion.stack_name == "datalake-dev-ingestion"
     assert sorted(p.name for p in dev.template_files) == [
-        "datalake-dev-ingestion.template.json",
-        "datalake-dev-operations.template.json",
-        "datalake-dev-storage.template.json",
+        f"datalake-dev-{component}.template.json"
+        for component in ("etl", "ingestion", "operations", "orchestration", "storage")
     ]
 
 
@@ -100,3 +100,23 @@ def test_the_alert_topic_is_encrypted_tls_only_and_usable_by_alarms_and_events(
     key_principals = str(key["Properties"]["KeyPolicy"])
     assert "cloudwatch.amazonaws.com" in key_principals
     assert "events.amazonaws.com" in key_principals
+
+
+def test_service_access_to_keys_is_conditioned_against_confused_deputies(
+    env_platform: SynthesizedPlatform,
+) -> None:
+    statements = [
+        statement
+        for path in env_platform.template_files
+        for resource in json.loads(path.read_text())["Resources"].values()
+        if resource["Type"] == "AWS::KMS::Key"
+        for statement in resource["Properties"]["KeyPolicy"]["Statement"]
+    ]
+    logs = [s for s in statements if "logs." in json.dumps(s.get("Principal", {}))]
+    alerts = [s for s in statements if s.get("Sid", "").startswith("Encrypt alerts for")]
+
+    assert logs and alerts
+    for statement in logs:
+        assert "kms:EncryptionContext:aws:logs:arn" in statement["Condition"]["ArnLike"]
+    for statement in alerts:
+        assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]

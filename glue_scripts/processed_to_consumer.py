@@ -1,0 +1,237 @@
+"""Processed zone -> consumer zone: analyst-ready daily aggregates of the processed events.
+
+Grain: one row per ``event_date``, ``event_type`` and ``currency`` (``currency`` is null for events
+without one, e.g. page views; amounts in different currencies are never added together):
+
+=====================  ===========================================================================
+``event_date``         UTC date of the events (the partition column)
+``event_type``         as in the processed zone
+``currency``           ISO 4217 code, or null
+``event_count``        events
+``unique_users``       exact count of distinct non-null ``user_id`` in the row's slice; like every
+                       distinct count it does not add up across rows (a user paying in two
+                       currencies counts in both)
+``total_amount``       sum of ``amount`` (decimal(28,2)); null when no event of the slice has one
+``first_event_time``   earliest ``event_time``
+``last_event_time``    latest ``event_time``
+=====================  ===========================================================================
+
+Written as snappy Parquet partitioned by ``event_date``. Every run recomputes the selected dates
+completely from the processed events and replaces exactly those ``event_date`` partitions (dynamic
+partition overwrite): re-runs are idempotent, late events are counted once their day is recomputed, and
+other dates are not touched. ``--since-date yyyy-MM-dd`` selects the dates from that day on (default:
+all); the orchestrator passes the earliest ``min_event_date`` that raw_to_processed logged since the last
+run, so a day that received late events is recomputed.
+
+Run locally: ``python processed_to_consumer.py --source DIR --target DIR [--since-date yyyy-MM-dd]``.
+In Glue (``--JOB_NAME`` present): ``--source`` and ``--target`` required, ``--since-date`` optional.
+The script is self-contained (Glue ships one file), so it repeats the processed schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as sf
+from pyspark.sql.types import (
+    DateType,
+    DecimalType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+LOG = logging.getLogger("processed_to_consumer")
+
+PROCESSED_SCHEMA = StructType(
+    [
+        StructField("event_id", StringType()),
+        StructField("event_type", StringType()),
+        StructField("event_time", TimestampType()),
+        StructField("user_id", StringType()),
+        StructField("session_id", StringType()),
+        StructField("amount", DecimalType(18, 2)),
+        StructField("currency", StringType()),
+        StructField("attributes", MapType(StringType(), StringType())),
+        StructField("event_date", DateType()),
+    ]
+)
+GRAIN = ("event_date", "event_type", "currency")
+CONSUMER_COLUMNS = (
+    *GRAIN,
+    "event_count",
+    "unique_users",
+    "total_amount",
+    "first_event_time",
+    "last_event_time",
+)
+DATE_PARTITION_PREFIX = "event_date="
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    events_read: int = 0
+    rows_written: int = 0
+    dates_written: list[str] | None = None
+    since_date: str | None = None
+
+    def summary(self, **extra: Any) -> dict[str, Any]:
+        return {"job": "processed_to_consumer", **asdict(self), **extra}
+
+
+def daily_aggregates(events: DataFrame) -> DataFrame:
+    """Processed events -> one row per ``GRAIN`` with the consumer metrics (pure, no action)."""
+    return events.groupBy(*GRAIN).agg(
+        sf.count(sf.lit(1)).alias("event_count"),
+        sf.countDistinct("user_id").alias("unique_users"),  # exact; nulls are not counted
+        sf.sum("amount").alias("total_amount"),
+        sf.min("event_time").alias("first_event_time"),
+        sf.max("event_time").alias("last_event_time"),
+    )
+
+
+def configure_session(spark: SparkSession) -> None:
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    # An overwrite replaces only the partitions the new data has, never the whole table.
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+
+
+def _filesystem(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm  # Hadoop's FileSystem: the same client Spark uses (local, s3://)
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
+def date_partitions(spark: SparkSession, source: str, since: date | None = None) -> list[str]:
+    """Paths of the ``event_date=`` partitions of ``source`` on or after ``since``, from one listing
+    (cheaper on S3 than listing every file of the table and pruning afterwards)."""
+    filesystem, hadoop_path = _filesystem(spark, source)
+    if not filesystem.exists(hadoop_path):
+        return []
+    selected = []
+    for status in filesystem.listStatus(hadoop_path):
+        name = status.getPath().getName()
+        if not status.isDirectory() or not name.startswith(DATE_PARTITION_PREFIX):
+            continue
+        try:
+            day = date.fromisoformat(name[len(DATE_PARTITION_PREFIX) :])
+        except ValueError:
+            continue
+        if since is None or day >= since:
+            selected.append(f"{source.rstrip('/')}/{name}")
+    return sorted(selected)
+
+
+def read_processed(spark: SparkSession, source: str, partitions: Sequence[str]) -> DataFrame:
+    return spark.read.schema(PROCESSED_SCHEMA).option("basePath", source).parquet(*partitions)
+
+
+def write_consumer(aggregates: DataFrame, target: str) -> None:
+    (
+        aggregates.repartition("event_date")  # one file per date
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .option("compression", "snappy")
+        .partitionBy("event_date")
+        .parquet(target)
+    )
+
+
+def process(spark: SparkSession, source: str, target: str, since: date | None = None) -> RunSummary:
+    """Recomputes the aggregates of every processed date on or after ``since`` and replaces those
+    consumer partitions. Empty input writes nothing."""
+    configure_session(spark)
+    started = time.monotonic()
+    partitions = date_partitions(spark, source, since)
+    dates = [path.rsplit(DATE_PARTITION_PREFIX, 1)[1] for path in partitions]
+    result = RunSummary(since_date=since.isoformat() if since else None, dates_written=[])
+    if partitions:
+        read_observation, write_observation = Observation("read"), Observation("written")
+        events = read_processed(spark, source, partitions).observe(
+            read_observation, sf.count(sf.lit(1)).alias("rows")
+        )
+        aggregates = daily_aggregates(events).select(*CONSUMER_COLUMNS)
+        write_consumer(aggregates.observe(write_observation, sf.count(sf.lit(1)).alias("rows")), target)
+        result = RunSummary(
+            events_read=read_observation.get["rows"],
+            rows_written=write_observation.get["rows"],
+            dates_written=dates,
+            since_date=result.since_date,
+        )
+    LOG.info(
+        json.dumps(result.summary(source=source, target=target, seconds=round(time.monotonic() - started, 3)))
+    )
+    return result
+
+
+def _since_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--since-date", "--since_date", dest="since_date", type=date.fromisoformat)
+    return parser
+
+
+def _glue_main(argv: list[str]) -> RunSummary:
+    # Only importable inside Glue (the Glue runtime's JARs back GlueContext).
+    from awsglue.context import GlueContext  # noqa: PLC0415
+    from awsglue.job import Job  # noqa: PLC0415
+    from awsglue.utils import getResolvedOptions  # noqa: PLC0415
+    from pyspark.context import SparkContext  # noqa: PLC0415
+
+    args = getResolvedOptions(argv, ["JOB_NAME", "source", "target"])
+    since = _since_parser().parse_known_args(argv[1:])[0].since_date  # optional: not getResolvedOptions'
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+    summary = process(glue_context.spark_session, args["source"], args["target"], since)
+    job.commit()
+    return summary
+
+
+def _local_main(argv: list[str]) -> RunSummary:
+    parser = argparse.ArgumentParser(
+        description="Processed zone -> consumer zone (plain PySpark).", parents=[_since_parser()]
+    )
+    parser.add_argument("--source", required=True, help="processed events directory or URL")
+    parser.add_argument("--target", required=True, help="consumer aggregates directory or URL")
+    args = parser.parse_args(argv)
+    running = SparkSession.getActiveSession()  # e.g. a caller's (tests): used, and left running
+    spark = running or SparkSession.builder.master("local[*]").appName("processed_to_consumer").getOrCreate()
+    try:
+        return process(spark, args.source, args.target, args.since_date)
+    finally:
+        if running is None:
+            spark.stop()
+
+
+def _setup_logging() -> None:
+    """The summary line goes to stdout whatever the runtime configured for the root logger."""
+    if not LOG.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> RunSummary:
+    argv = list(sys.argv if argv is None else argv)
+    _setup_logging()
+    if "--JOB_NAME" in argv:
+        return _glue_main(argv)
+    return _local_main(argv[1:])
+
+
+if __name__ == "__main__":
+    main()

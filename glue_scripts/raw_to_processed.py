@@ -1,0 +1,669 @@
+"""Raw zone -> processed zone: validate, deduplicate and store Firehose's JSON-lines events as Parquet.
+
+Input: GZIP JSON-lines objects that Amazon Data Firehose writes under
+``<source>/event_type=<type>/dt=<arrival date>/<name>.gz``. Output:
+
+* ``<target>/event_date=<yyyy-MM-dd>/event_type=<type>/*.snappy.parquet``, appended (existing processed
+  data is never overwritten). ``event_date`` is the UTC date of ``event_time``, not the arrival date, so
+  a late event lands in its own day's partition.
+* ``<quarantine>/ingestion_date=<arrival date>/*.json.gz``: every rejected line with ``reason``, the
+  original ``raw`` line, its ``source_file`` and ``quarantined_at``.
+
+Event schema (``EVENT_SCHEMA``): ``event_id``, ``event_type``, ``event_time`` required; ``user_id``,
+``session_id``, ``amount`` decimal(18,2) >= 0, ``currency`` (3 upper-case letters), ``attributes``
+map<string,string> optional. Unknown fields are ignored (schema drift); a missing optional field is null.
+
+Quarantine reasons, checked in this order (a line gets the first that applies), see ``REASONS``:
+
+========================  =====================================================================
+``malformed_json``        not exactly one JSON object (syntax error, array, scalar, trailing text)
+``missing_event_id``      ``event_id`` absent, null or blank
+``missing_event_type``    ``event_type`` absent, null or blank
+``invalid_event_type``    ``event_type`` does not match ``^[a-z0-9][a-z0-9_-]{0,63}$``
+``missing_event_time``    ``event_time`` absent, null or blank
+``invalid_event_time``    not ISO-8601 with a date, a time and an explicit zone (``Z`` or
+                          ``+hh:mm``), or not a real instant (``2026-02-30...``)
+``invalid_amount``        not a number, more than 2 decimals, or beyond decimal(18,2)
+``negative_amount``       ``amount`` < 0
+``invalid_currency``      ``currency`` present but not 3 upper-case letters
+``invalid_attributes``    ``attributes`` present but not a JSON object
+``invalid_field_type``    a field of a JSON type the schema cannot hold that no rule above names
+                          (e.g. ``attributes`` sent as a JSON-encoded string)
+========================  =====================================================================
+
+Lenient on purpose: a JSON number where a string is expected becomes its text (``"event_id": 42`` is
+``"42"``), a numeric string is accepted as ``amount`` (``"12.50"``), non-string attribute values become
+their JSON text. Blank lines are not records: they are skipped and not counted.
+
+Deduplication. Events are immutable facts identified by ``event_id``:
+
+* within a batch, exact duplicates collapse and, among records sharing an ``event_id``, the one with the
+  latest ``event_time`` is kept; ties are broken by the later source file (Firehose names objects by
+  delivery time), then by the record's content, so the result never depends on Spark's ordering;
+* across runs, Firehose's at-least-once delivery can bring an event again in a later batch: a record
+  whose ``event_id`` is already stored under its ``event_date`` is a redelivery, not an update, and is
+  dropped (the stored event stays). Only ``event_id`` of the affected ``event_date`` partitions is read.
+  An event redelivered with a different ``event_time`` on another day is not detected.
+
+Row accounting, checked on every run and logged as one JSON line::
+
+    rows_read == rows_written + rows_quarantined + duplicates_in_batch + duplicates_already_present
+
+Each term is measured on its own (rows read on the parsed input, written and quarantined rows by
+observing the two writes, duplicates by id aggregations), so a lost or doubled row fails the run.
+
+Run locally (plain PySpark):
+``python raw_to_processed.py --source DIR_OR_URL --target DIR [--quarantine DIR]``
+(default quarantine: ``<target>_quarantine``). In Glue (``--JOB_NAME`` present): ``--source``,
+``--target`` and ``--quarantine`` are required and job bookmarks track the files already processed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
+from pyspark.sql import functions as sf
+from pyspark.sql.types import (
+    DateType,
+    DecimalType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+LOG = logging.getLogger("raw_to_processed")
+
+EVENT_SCHEMA = StructType(
+    [
+        StructField("event_id", StringType(), nullable=False),
+        StructField("event_type", StringType(), nullable=False),
+        StructField("event_time", TimestampType(), nullable=False),
+        StructField("user_id", StringType()),
+        StructField("session_id", StringType()),
+        StructField("amount", DecimalType(18, 2)),
+        StructField("currency", StringType()),
+        StructField("attributes", MapType(StringType(), StringType())),
+    ]
+)
+EVENT_COLUMNS = tuple(f.name for f in EVENT_SCHEMA.fields)
+PARTITION_COLUMNS = ("event_date", "event_type")
+PROCESSED_SCHEMA = StructType([*EVENT_SCHEMA.fields, StructField("event_date", DateType(), nullable=False)])
+QUARANTINE_COLUMNS = ("reason", "raw", "source_file", "quarantined_at", "ingestion_date")
+
+REASONS = (
+    "malformed_json",
+    "missing_event_id",
+    "missing_event_type",
+    "invalid_event_type",
+    "missing_event_time",
+    "invalid_event_time",
+    "invalid_amount",
+    "negative_amount",
+    "invalid_currency",
+    "invalid_attributes",
+    "invalid_field_type",
+)
+
+EVENT_TYPE_RE = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+CURRENCY_RE = r"^[A-Z]{3}$"
+# ISO-8601 date-time with an explicit zone; Spark's cast does the calendar check (no 30 February).
+EVENT_TIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+JSON_NUMBER_RE = r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$"
+ARRIVAL_DATE_RE = r"/dt=(\d{4}-\d{2}-\d{2})/"
+MAX_AMOUNT = Decimal("1e16")  # decimal(18,2) holds 16 integer digits
+WHITESPACE = " \t\r\n\f"
+
+_CORRUPT = "__corrupt_record__"  # the parser's own column: never a field of ours
+_JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowSingleQuotes": "false"}
+_STRING_FIELDS = ("event_id", "event_type", "event_time", "user_id", "session_id", "currency")
+# First parse: the target types where the parser can hold them exactly (amount as a wide decimal, so
+# 12.345 is seen as such rather than rounded); event_time as text, checked below.
+_TYPED_JSON_SCHEMA = StructType(
+    [
+        *(StructField(name, StringType()) for name in _STRING_FIELDS),
+        StructField("amount", DecimalType(38, 18)),
+        StructField("attributes", MapType(StringType(), StringType())),
+        StructField(_CORRUPT, StringType()),
+    ]
+)
+# Second parse, only of lines the first rejected: every field as text, to tell malformed JSON from a
+# field of the wrong type and name the field.
+_TEXT_JSON_SCHEMA = StructType(
+    [StructField(name, StringType()) for name in (*_STRING_FIELDS, "amount", "attributes", _CORRUPT)]
+)
+
+# Glue reads whole lines through its CSV reader (see read_glue_lines): a separator no JSON line holds.
+GLUE_LINE_SEPARATOR = "\u0001"
+
+
+class AccountingError(RuntimeError):
+    """Rows read do not equal rows written + quarantined + duplicates removed."""
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    duplicates_in_batch: int = 0
+    duplicates_already_present: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    min_event_date: str | None = None
+    max_event_date: str | None = None
+
+    @property
+    def duplicates_removed(self) -> int:
+        return self.duplicates_in_batch + self.duplicates_already_present
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_written + self.rows_quarantined + self.duplicates_removed
+
+    def summary(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "job": "raw_to_processed",
+            **asdict(self),
+            "duplicates_removed": self.duplicates_removed,
+            "accounting_ok": self.balanced,
+            **extra,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure transformations (DataFrame -> DataFrame, no action)
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse(lines: DataFrame) -> DataFrame:
+    """Lines (``raw``, ``source_file``) -> typed event columns plus ``_``-prefixed parse diagnostics.
+
+    Blank lines are dropped. Each line is parsed once with the event types; only lines that parse
+    fails for are parsed a second time, as text, to find out why.
+    """
+    trimmed = sf.btrim(sf.col("raw"), sf.lit(WHITESPACE))
+    # Each parse sits in a one-element explode: a Generate is an optimizer barrier, so a later filter
+    # on a parsed field (``reason IS NULL``) is not rewritten into many copies of from_json.
+    typed = lines.where(trimmed != "").select(
+        "raw",
+        "source_file",
+        (trimmed.startswith("{") & trimmed.endswith("}")).alias("_object_line"),
+        sf.explode(sf.array(sf.from_json("raw", _TYPED_JSON_SCHEMA, _JSON_OPTIONS))).alias("_typed"),
+    )
+    type_error = sf.col(f"_typed.{_CORRUPT}").isNotNull()
+    text = sf.when(type_error, sf.from_json("raw", _TEXT_JSON_SCHEMA, _JSON_OPTIONS))
+    with_text = typed.select("*", sf.explode(sf.array(text)).alias("_text"))
+
+    def pick(name: str, alias: str | None = None) -> Column:
+        value = sf.when(type_error, sf.col(f"_text.{name}")).otherwise(sf.col(f"_typed.{name}"))
+        return value.alias(alias or name)
+
+    event_time_text = sf.col("_event_time_text")
+    parsed = with_text.select(
+        "raw",
+        "source_file",
+        (~sf.col("_object_line") | sf.col(f"_text.{_CORRUPT}").isNotNull()).alias("_malformed"),
+        type_error.alias("_type_error"),
+        *(pick(name) for name in ("event_id", "event_type", "user_id", "session_id", "currency")),
+        pick("event_time", "_event_time_text"),
+        sf.col("_typed.amount").alias("_amount_exact"),
+        sf.col("_text.amount").alias("_amount_text"),
+        sf.col("_typed.attributes").alias("attributes"),
+        sf.col("_text.attributes").alias("_attributes_text"),
+    )
+    return parsed.select(
+        "*",
+        sf.when(event_time_text.rlike(EVENT_TIME_RE), sf.try_to_timestamp(event_time_text)).alias(
+            "event_time"
+        ),
+    )
+
+
+def _is_blank(column: Column) -> Column:
+    return column.isNull() | (sf.btrim(column, sf.lit(WHITESPACE)) == "")
+
+
+def classify(parsed: DataFrame) -> DataFrame:
+    """Adds ``reason`` (null for a valid event), final typed ``amount`` and ``event_date``; keeps ``raw``
+    only for rejected lines (valid ones never need it again)."""
+    exact = sf.col("_amount_exact")
+    type_error = sf.col("_type_error")
+    amount_text = sf.col("_amount_text")
+    attributes_text = sf.col("_attributes_text")
+    # A line the typed parse rejected names its bad field through the text parse.
+    bad_amount_text = amount_text.isNotNull() & (
+        ~amount_text.rlike(JSON_NUMBER_RE) | sf.expr("try_cast(_amount_text AS DECIMAL(38, 18))").isNull()
+    )
+    bad_attributes_text = (
+        attributes_text.isNotNull()
+        & sf.from_json(attributes_text, MapType(StringType(), StringType())).isNull()
+    )
+    amount_fits = (sf.abs(exact) < sf.lit(MAX_AMOUNT)) & (sf.round(exact, 2) == exact)
+    reason = (
+        sf.when(sf.col("_malformed"), "malformed_json")
+        .when(_is_blank(sf.col("event_id")), "missing_event_id")
+        .when(_is_blank(sf.col("event_type")), "missing_event_type")
+        .when(~sf.col("event_type").rlike(EVENT_TYPE_RE), "invalid_event_type")
+        .when(_is_blank(sf.col("_event_time_text")), "missing_event_time")
+        .when(sf.col("event_time").isNull(), "invalid_event_time")
+        .when(type_error & bad_amount_text, "invalid_amount")
+        .when(exact.isNotNull() & ~amount_fits, "invalid_amount")
+        .when(exact < 0, "negative_amount")
+        .when(sf.col("currency").isNotNull() & ~sf.col("currency").rlike(CURRENCY_RE), "invalid_currency")
+        .when(type_error & bad_attributes_text, "invalid_attributes")
+        .when(type_error, "invalid_field_type")
+    )
+    classified = parsed.select("*", reason.alias("reason"))
+    valid = sf.col("reason").isNull()
+    return add_event_date(
+        classified.select(
+            sf.when(~valid, sf.col("raw")).alias("raw"),
+            "source_file",
+            "reason",
+            *(sf.when(valid, sf.col(name)).alias(name) for name in ("event_id", "event_type", "event_time")),
+            "user_id",
+            "session_id",
+            sf.when(valid, exact.cast(DecimalType(18, 2))).alias("amount"),
+            "currency",
+            "attributes",
+        )
+    )
+
+
+def add_event_date(events: DataFrame) -> DataFrame:
+    """``event_date``: the UTC calendar date of ``event_time``, whatever the session time zone."""
+    epoch_day = sf.floor(sf.unix_seconds(sf.col("event_time")) / 86400).cast("int")
+    return events.withColumn("event_date", sf.date_from_unix_date(epoch_day))
+
+
+def split_valid(classified: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(valid events: ``EVENT_COLUMNS`` + ``event_date`` + ``source_file``; rejected: ``reason``, ``raw``,
+    ``source_file``)."""
+    valid = classified.where(sf.col("reason").isNull()).select(*EVENT_COLUMNS, "event_date", "source_file")
+    invalid = classified.where(sf.col("reason").isNotNull()).select("reason", "raw", "source_file")
+    return valid, invalid
+
+
+def validate(parsed: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Parsed lines -> (valid events, rejected lines with ``reason``). See ``REASONS``."""
+    return split_valid(classify(parsed))
+
+
+def duplicate_ids(events: DataFrame) -> DataFrame:
+    """``event_id`` and ``copies`` of every id that occurs more than once. Shuffles ids only."""
+    return events.groupBy("event_id").agg(sf.count(sf.lit(1)).alias("copies")).where(sf.col("copies") > 1)
+
+
+def _content_order(events: DataFrame) -> list[Column]:
+    """Greatest content first: a total order over what a record says (maps are not orderable, so
+    attributes compare as their entries sorted, as JSON)."""
+    columns = [sf.col(name) for name in EVENT_COLUMNS if name not in ("event_id", "attributes")]
+    if "attributes" in events.columns:
+        columns.append(sf.to_json(sf.array_sort(sf.map_entries(sf.col("attributes")))))
+    return [column.desc_nulls_last() for column in columns]
+
+
+def dedupe(events: DataFrame, duplicates: DataFrame | None = None, *, broadcast: bool = False) -> DataFrame:
+    """Keeps one record per ``event_id``: the latest ``event_time``, then the latest ``source_file`` (when
+    the column is there), then the greatest content, so exact duplicates collapse deterministically.
+
+    Only records whose id occurs more than once are shuffled: unique records (nearly all) keep their
+    input partitioning, so the output files follow the input files. ``duplicates`` may be given
+    precomputed (``duplicate_ids``); ``broadcast`` when it is known to be small.
+    """
+    ids = (duplicates if duplicates is not None else duplicate_ids(events)).select("event_id")
+    if broadcast:
+        ids = sf.broadcast(ids)
+    unique = events.join(ids, "event_id", "left_anti")
+    repeated = events.join(ids, "event_id", "left_semi")
+    order = [sf.col("event_time").desc()]
+    if "source_file" in events.columns:
+        order.append(sf.col("source_file").desc_nulls_last())
+    order += _content_order(events)
+    window = Window.partitionBy("event_id").orderBy(*order)
+    latest = repeated.withColumn("_rank", sf.row_number().over(window)).where("_rank = 1").drop("_rank")
+    return unique.unionByName(latest).select(*events.columns)
+
+
+def drop_already_present(events: DataFrame, present_ids: DataFrame, *, broadcast: bool = False) -> DataFrame:
+    """Drops events whose ``event_id`` is in ``present_ids`` (redeliveries of stored events)."""
+    ids = present_ids.select("event_id")
+    return events.join(sf.broadcast(ids) if broadcast else ids, "event_id", "left_anti")
+
+
+def to_quarantine(rejected: DataFrame, quarantined_at: datetime) -> DataFrame:
+    """Rejected lines in the quarantine layout; ``ingestion_date`` is the Firehose arrival date (``dt=``
+    in the source path), or the quarantine date for files outside that layout."""
+    arrival = sf.to_date(sf.regexp_extract(sf.col("source_file"), ARRIVAL_DATE_RE, 1), "yyyy-MM-dd")
+    return rejected.select(
+        "reason",
+        "raw",
+        "source_file",
+        sf.lit(quarantined_at).cast(TimestampType()).alias("quarantined_at"),
+        sf.coalesce(arrival, sf.lit(quarantined_at.date())).alias("ingestion_date"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# I/O and the job
+# ---------------------------------------------------------------------------------------------------
+
+LINES_SCHEMA = StructType([StructField("raw", StringType()), StructField("source_file", StringType())])
+# Broadcast an id set up to this many rows (~100 bytes each on the executors); larger ones are joined
+# by shuffling ids (still never whole records).
+BROADCAST_MAX_IDS = 2_000_000
+
+
+def configure_session(spark: SparkSession) -> None:
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # Parquet's standard timestamp (Athena, DuckDB, Trino read it as an instant) instead of legacy INT96.
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+
+
+def _hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm  # Hadoop's FileSystem: the same client Spark uses (local, s3://)
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    filesystem, hadoop_path = _hadoop_path(spark, path)
+    return bool(filesystem.exists(hadoop_path))
+
+
+def read_lines(spark: SparkSession, source: str) -> DataFrame:
+    """Every line under ``source`` (recursively; gzip by extension) with its file. No partition
+    discovery: the ``event_type=`` directories would otherwise add a second ``event_type`` column."""
+    if not path_exists(spark, source):
+        LOG.warning("source %s does not exist: nothing to process", source)
+        return spark.createDataFrame([], LINES_SCHEMA)
+    return (
+        spark.read.option("recursiveFileLookup", "true")
+        .text(source)
+        .select(sf.col("value").alias("raw"), sf.input_file_name().alias("source_file"))
+    )
+
+
+def existing_date_partitions(spark: SparkSession, target: str, dates: Sequence[date]) -> list[str]:
+    """Paths of ``target``'s ``event_date=`` partitions among ``dates`` that exist (one listing)."""
+    if not dates or not path_exists(spark, target):
+        return []
+    filesystem, hadoop_path = _hadoop_path(spark, target)
+    present = {
+        status.getPath().getName() for status in filesystem.listStatus(hadoop_path) if status.isDirectory()
+    }
+    return [
+        f"{target.rstrip('/')}/{name}"
+        for d in sorted(dates)
+        if (name := f"event_date={d.isoformat()}") in present
+    ]
+
+
+def stored_ids(spark: SparkSession, target: str, partitions: Sequence[str]) -> DataFrame:
+    """``event_id`` of the given processed partitions (reads that one column only)."""
+    return (
+        spark.read.schema(PROCESSED_SCHEMA).option("basePath", target).parquet(*partitions).select("event_id")
+    )
+
+
+def write_processed(events: DataFrame, target: str) -> None:
+    (
+        events.sortWithinPartitions(*PARTITION_COLUMNS, "event_time")
+        .write.mode("append")
+        .partitionBy(*PARTITION_COLUMNS)
+        .option("compression", "snappy")
+        .parquet(target)
+    )
+
+
+def write_quarantine(rows: DataFrame, quarantine: str) -> None:
+    (
+        rows.repartition("ingestion_date")  # few rows: one file per arrival date
+        .write.mode("append")
+        .partitionBy("ingestion_date")
+        .option("compression", "gzip")
+        .json(quarantine)
+    )
+
+
+class _StepTimer:
+    """``with steps("name"):`` adds the block's wall time to ``seconds["name"]`` (for the summary)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 3)
+
+
+def _observed_count(frame: DataFrame, name: str) -> tuple[DataFrame, Observation]:
+    observation = Observation(name)
+    return frame.observe(observation, sf.count(sf.lit(1)).alias("rows")), observation
+
+
+def process(
+    spark: SparkSession,
+    lines: DataFrame,
+    target: str,
+    quarantine: str,
+    *,
+    now: datetime | None = None,
+) -> RunCounts:
+    """Runs the whole transformation on ``lines`` (``raw``, ``source_file``), writes, checks the row
+    accounting (raises ``AccountingError``) and returns the counts."""
+    configure_session(spark)
+    started = time.monotonic()
+    now = now or datetime.now(UTC)
+    steps = _StepTimer()
+    classified = classify(parse(lines)).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = _process_classified(spark, classified, target, quarantine, now=now, steps=steps)
+    finally:
+        classified.unpersist()
+    summary = counts.summary(
+        target=target,
+        quarantine=quarantine,
+        seconds=round(time.monotonic() - started, 3),
+        step_seconds=steps.seconds,
+    )
+    LOG.info(json.dumps(summary, sort_keys=True))
+    if not counts.balanced:
+        raise AccountingError(f"row accounting does not balance: {json.dumps(summary, sort_keys=True)}")
+    return counts
+
+
+def _process_classified(
+    spark: SparkSession,
+    classified: DataFrame,
+    target: str,
+    quarantine: str,
+    *,
+    now: datetime,
+    steps: _StepTimer,
+) -> RunCounts:
+    # 1. One aggregation over the parsed input (which it caches): rows, reasons, affected dates.
+    with steps("read_parse_count"):
+        groups = classified.groupBy("reason", "event_date").count().collect()
+    rows_read = sum(row["count"] for row in groups)
+    reasons: dict[str, int] = {}
+    for row in groups:
+        if row["reason"] is not None:
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
+    dates = sorted({row["event_date"] for row in groups if row["reason"] is None})
+    valid, rejected = split_valid(classified)
+
+    # 2. Quarantine.
+    quarantined = 0
+    if reasons:
+        with steps("quarantine"):
+            rows, observation = _observed_count(to_quarantine(rejected, now), "quarantined")
+            write_quarantine(rows, quarantine)
+            quarantined = observation.get["rows"]
+
+    if not dates:
+        return RunCounts(rows_read=rows_read, rows_quarantined=quarantined, quarantine_reasons=reasons)
+
+    # 3. In-batch duplicates: ids seen more than once (ids only are shuffled).
+    # Not cached: a cached plan keeps its 200 shuffle partitions (AQE may not coalesce them), and
+    # recomputing it from the cached input costs less than that.
+    duplicates = duplicate_ids(valid)
+    present: DataFrame | None = None
+    try:
+        with steps("duplicate_ids"):
+            duplicate_id_count, extra_copies = duplicates.agg(
+                sf.count(sf.lit(1)), sf.coalesce(sf.sum(sf.col("copies") - 1), sf.lit(0))
+            ).first()
+        deduped = (
+            dedupe(valid, duplicates, broadcast=duplicate_id_count <= BROADCAST_MAX_IDS)
+            if duplicate_id_count
+            else valid
+        ).drop("source_file")
+
+        # 4. Redeliveries: ids of this batch already stored under the affected dates.
+        already_present = 0
+        with steps("redeliveries"):
+            partitions = existing_date_partitions(spark, target, dates)
+            if partitions:
+                present = (
+                    deduped.select("event_id")
+                    .join(stored_ids(spark, target, partitions), "event_id", "left_semi")
+                    .persist(StorageLevel.MEMORY_AND_DISK)
+                )
+                already_present = present.count()
+            if already_present:
+                deduped = drop_already_present(
+                    deduped, present, broadcast=already_present <= BROADCAST_MAX_IDS
+                )
+
+        # 5. Append.
+        with steps("write"):
+            rows, observation = _observed_count(deduped.select(*PROCESSED_SCHEMA.fieldNames()), "written")
+            write_processed(rows, target)
+            written = observation.get["rows"]
+    finally:
+        if present is not None:
+            present.unpersist()
+
+    return RunCounts(
+        rows_read=rows_read,
+        rows_written=written,
+        rows_quarantined=quarantined,
+        duplicates_in_batch=int(extra_copies),
+        duplicates_already_present=already_present,
+        quarantine_reasons=reasons,
+        min_event_date=dates[0].isoformat(),
+        max_event_date=dates[-1].isoformat(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Entry points: Glue and local
+# ---------------------------------------------------------------------------------------------------
+
+
+def read_glue_lines(glue_context: Any, source: str) -> DataFrame:
+    """The source's new lines through a bookmark-aware DynamicFrame read.
+
+    Glue's JSON reader would turn a malformed line into an error record without its text, and job
+    bookmarks only track DynamicFrame sources: so the lines are read with Glue's CSV reader set up to
+    return each whole line as one column (quoting off, a separator that valid JSON cannot contain
+    unescaped, no header). Should a malformed line contain the separator, its pieces are joined back.
+    """
+    frame = glue_context.create_dynamic_frame.from_options(
+        connection_type="s3",
+        connection_options={"paths": [source], "recurse": True},
+        format="csv",
+        format_options={
+            "separator": GLUE_LINE_SEPARATOR,
+            "quoteChar": -1,
+            "withHeader": False,
+            "multiLine": False,
+            "attachFilename": "source_file",
+        },
+        transformation_ctx="raw_source",
+    )
+    frame = frame.resolveChoice(choice="cast:string")  # the CSV reader may type a numeric line
+    data = frame.toDF()
+    pieces = sorted((c for c in data.columns if c.startswith("col")), key=lambda c: int(c[3:]))
+    if not pieces:  # nothing new since the last bookmark
+        return data.sparkSession.createDataFrame([], LINES_SCHEMA)
+    source_file = sf.col("source_file") if "source_file" in data.columns else sf.input_file_name()
+    return data.select(
+        sf.concat_ws(GLUE_LINE_SEPARATOR, *(sf.col(c).cast("string") for c in pieces)).alias("raw"),
+        source_file.alias("source_file"),
+    )
+
+
+def _glue_main(argv: list[str]) -> RunCounts:
+    # Only importable inside Glue (the Glue runtime's JARs back GlueContext).
+    from awsglue.context import GlueContext  # noqa: PLC0415
+    from awsglue.job import Job  # noqa: PLC0415
+    from awsglue.utils import getResolvedOptions  # noqa: PLC0415
+    from pyspark.context import SparkContext  # noqa: PLC0415
+
+    args = getResolvedOptions(argv, ["JOB_NAME", "source", "target", "quarantine"])
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    spark = glue_context.spark_session
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+    configure_session(spark)
+    counts = process(spark, read_glue_lines(glue_context, args["source"]), args["target"], args["quarantine"])
+    job.commit()  # only after a balanced run: a failed run's files are read again next time
+    return counts
+
+
+def _local_main(argv: list[str]) -> RunCounts:
+    parser = argparse.ArgumentParser(description="Raw zone -> processed zone (plain PySpark).")
+    parser.add_argument("--source", required=True, help="raw events directory or URL")
+    parser.add_argument("--target", required=True, help="processed events directory or URL")
+    parser.add_argument("--quarantine", help="rejected lines (default: <target>_quarantine)")
+    args = parser.parse_args(argv)
+    quarantine = args.quarantine or f"{args.target.rstrip('/')}_quarantine"
+    running = SparkSession.getActiveSession()  # e.g. a caller's (tests): used, and left running
+    spark = running or SparkSession.builder.master("local[*]").appName("raw_to_processed").getOrCreate()
+    try:
+        configure_session(spark)
+        return process(spark, read_lines(spark, args.source), args.target, quarantine)
+    finally:
+        if running is None:
+            spark.stop()
+
+
+def _setup_logging() -> None:
+    """The summary line goes to stdout whatever the runtime configured for the root logger."""
+    if not LOG.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> RunCounts:
+    argv = list(sys.argv if argv is None else argv)
+    _setup_logging()
+    if "--JOB_NAME" in argv:
+        return _glue_main(argv)
+    return _local_main(argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Orchestration of one environment: the event-driven pipeline from raw arrival to the consumer zone."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+from datalake_constructs.orchestration import DataPipelineOrchestration, DataQualityCheck, QualityGate
+from datalake_constructs.storage import DataLakeStorage, DataLakeZone
+from stacks.base import PlatformStack
+from stacks.config import PlatformConfig
+from stacks.etl_stack import EVENTS_PREFIX, EtlStack
+from stacks.operations_stack import OperationsStack
+from stacks.references import zone_bucket
+
+
+class OrchestrationStack(PlatformStack):
+    """The Step Functions pipeline, its trigger and its alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config: PlatformConfig,
+        storage: DataLakeStorage,
+        etl: EtlStack,
+        operations: OperationsStack,
+    ) -> None:
+        super().__init__(scope, config=config, component="orchestration", description="event-driven pipeline")
+        self.key = self.new_key("LogsKey", "pipeline execution logs")
+        catalog = etl.catalog
+        self.pipeline = DataPipelineOrchestration(
+            self,
+            "Pipeline",
+            state_machine_name=f"{config.name_prefix}-pipeline",
+            trigger_bucket=zone_bucket(self, config, storage, DataLakeZone.RAW),
+            trigger_prefix=EVENTS_PREFIX,
+            raw_crawler=catalog.crawler_name("raw"),
+            processed_crawler=catalog.crawler_name("processed"),
+            consumer_crawler=catalog.crawler_name("consumer"),
+            raw_to_processed_job=etl.raw_to_processed_job_name,
+            processed_to_consumer_job=etl.processed_to_consumer_job_name,
+            quality_check=DataQualityCheck(
+                ruleset_name=etl.processed_ruleset_name,
+                database_name=etl.processed_database_name,
+                table_name="events",
+                role=etl.processed_quality_role.role,
+                gate=QualityGate(config.orchestration.quality_gate),
+            ),
+            alert_topic=operations.alert_topic,
+            alert_key=operations.key,
+            log_key=self.key,
+            timeout=cdk.Duration.hours(config.orchestration.timeout_hours),
+            # Files landing while a run is past its raw job wait for the next event; this catches the
+            # rest. Daily: an idle full pipeline run costs Glue DPU-minutes.
+            schedule=(
+                events.Schedule.expression(config.orchestration.backstop_schedule)
+                if config.orchestration.backstop_schedule is not None
+                else None
+            ),
+            removal_policy=config.removal_policy,
+        )

@@ -1,0 +1,183 @@
+"""processed_to_consumer: exact daily aggregates, idempotent re-runs, only the selected dates replaced."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from pyspark.sql import SparkSession
+
+import processed_to_consumer as consumer
+import raw_to_processed
+from tests.glue.conftest import event
+
+pytestmark = pytest.mark.slow
+
+D1, D2 = date(2026, 11, 22), date(2026, 11, 23)
+
+
+def processed_event(
+    event_id: str,
+    event_type: str,
+    hour: int,
+    user_id: str | None,
+    *,
+    amount: str | None = None,
+    currency: str | None = None,
+    day: date = D2,
+) -> tuple[Any, ...]:
+    return (
+        event_id,
+        event_type,
+        datetime(day.year, day.month, day.day, hour),
+        user_id,
+        None,
+        Decimal(amount) if amount is not None else None,
+        currency,
+        None,
+        day,
+    )
+
+
+PROCESSED = [
+    processed_event("v1", "page_view", 9, "u1"),
+    processed_event("v2", "page_view", 10, "u1"),
+    processed_event("v3", "page_view", 11, "u2"),
+    processed_event("v4", "page_view", 12, None),
+    processed_event("p1", "purchase", 8, "u1", amount="10.00", currency="EUR"),
+    processed_event("p2", "purchase", 9, "u2", amount="5.50", currency="EUR"),
+    processed_event("p3", "purchase", 13, "u1", amount="0.25", currency="EUR"),
+    processed_event("p4", "purchase", 14, "u3", amount="100.00", currency="USD"),
+    processed_event("p5", "purchase", 15, "u4", amount="2.00"),  # an amount without currency
+    processed_event("o1", "page_view", 7, "u1", day=D1),
+]
+
+
+def write_processed(spark: SparkSession, target: Path, rows: list[tuple[Any, ...]]) -> None:
+    frame = spark.createDataFrame(rows, raw_to_processed.PROCESSED_SCHEMA)
+    raw_to_processed.write_processed(frame.coalesce(1), str(target))
+
+
+def consumer_rows(target: Path) -> set[tuple[Any, ...]]:
+    """The consumer table as DuckDB (an analyst's engine) reads it."""
+    query = f"""
+        SELECT event_date, event_type, currency, event_count, unique_users, total_amount,
+               timezone('UTC', first_event_time), timezone('UTC', last_event_time)
+        FROM read_parquet(
+            '{target}/*/*.parquet', hive_partitioning = true, hive_types = {{'event_date': DATE}}
+        )
+    """
+    return set(duckdb.sql(query).fetchall())
+
+
+def partition_files(target: Path, day: date) -> dict[str, tuple[int, int]]:
+    directory = target / f"event_date={day.isoformat()}"
+    return {path.name: (path.stat().st_size, path.stat().st_mtime_ns) for path in directory.glob("*.parquet")}
+
+
+def t(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour)
+
+
+EXPECTED = {
+    (D2, "page_view", None, 4, 2, None, t(D2, 9), t(D2, 12)),
+    (D2, "purchase", "EUR", 3, 2, Decimal("15.75"), t(D2, 8), t(D2, 13)),
+    (D2, "purchase", "USD", 1, 1, Decimal("100.00"), t(D2, 14), t(D2, 14)),
+    (D2, "purchase", None, 1, 1, Decimal("2.00"), t(D2, 15), t(D2, 15)),
+    (D1, "page_view", None, 1, 1, None, t(D1, 7), t(D1, 7)),
+}
+
+
+def test_daily_aggregates_exact(spark: SparkSession, tmp_path: Path) -> None:
+    write_processed(spark, tmp_path / "processed", PROCESSED)
+    summary = consumer.process(spark, str(tmp_path / "processed"), str(tmp_path / "consumer"))
+    assert summary == consumer.RunSummary(
+        events_read=10, rows_written=5, dates_written=["2026-11-22", "2026-11-23"], since_date=None
+    )
+    assert consumer_rows(tmp_path / "consumer") == EXPECTED
+    schema = spark.read.parquet(str(tmp_path / "consumer")).dtypes
+    assert schema == [
+        ("event_type", "string"),
+        ("currency", "string"),
+        ("event_count", "bigint"),
+        ("unique_users", "bigint"),
+        ("total_amount", "decimal(28,2)"),
+        ("first_event_time", "timestamp"),
+        ("last_event_time", "timestamp"),
+        ("event_date", "date"),
+    ]
+    files = list((tmp_path / "consumer").glob("event_date=*/*"))
+    assert sorted(p.parent.name for p in files if p.suffix == ".parquet") == [
+        "event_date=2026-11-22",
+        "event_date=2026-11-23",
+    ]  # one file per date
+    assert all(p.name.endswith(".snappy.parquet") for p in files if p.suffix == ".parquet")
+
+
+def test_rerun_replaces_only_selected_dates_and_is_idempotent(spark: SparkSession, tmp_path: Path) -> None:
+    processed, target = tmp_path / "processed", tmp_path / "consumer"
+    write_processed(spark, processed, PROCESSED)
+    consumer.process(spark, str(processed), str(target))
+    untouched = partition_files(target, D1)
+    before_d2 = partition_files(target, D2)
+
+    # A late page view for D2 arrives in the processed zone; the orchestrator recomputes from D2 on.
+    write_processed(spark, processed, [processed_event("late", "page_view", 20, "u9")])
+    summary = consumer.process(spark, str(processed), str(target), since=D2)
+    assert (summary.events_read, summary.rows_written, summary.dates_written) == (10, 4, ["2026-11-23"])
+
+    late_expected = (EXPECTED - {(D2, "page_view", None, 4, 2, None, t(D2, 9), t(D2, 12))}) | {
+        (D2, "page_view", None, 5, 3, None, t(D2, 9), t(D2, 20))
+    }
+    assert consumer_rows(target) == late_expected
+    assert partition_files(target, D1) == untouched  # same files, same bytes, not rewritten
+    after_d2 = partition_files(target, D2)
+    assert len(after_d2) == 1
+    assert after_d2.keys() != before_d2.keys()  # replaced, not appended to
+
+    # Re-running (all dates) changes nothing in the result.
+    consumer.process(spark, str(processed), str(target))
+    consumer.process(spark, str(processed), str(target))
+    assert consumer_rows(target) == late_expected
+    assert [len(partition_files(target, day)) for day in (D1, D2)] == [1, 1]
+
+
+def test_empty_input_writes_nothing(spark: SparkSession, tmp_path: Path) -> None:
+    (tmp_path / "processed").mkdir()
+    for source in (tmp_path / "processed", tmp_path / "missing"):
+        summary = consumer.process(spark, str(source), str(tmp_path / "consumer"))
+        assert summary == consumer.RunSummary(
+            events_read=0, rows_written=0, dates_written=[], since_date=None
+        )
+    assert not (tmp_path / "consumer").exists()
+
+
+def test_main_parses_since_date_and_returns_the_summary(spark: SparkSession, tmp_path: Path) -> None:
+    write_processed(spark, tmp_path / "processed", PROCESSED)
+    source, target = str(tmp_path / "processed"), str(tmp_path / "c")
+    summary = consumer.main(["consumer.py", "--source", source, "--target", target, "--since-date", str(D2)])
+    assert summary.since_date == "2026-11-23"
+    assert (summary.dates_written, summary.rows_written) == (["2026-11-23"], 4)
+    assert sorted(p.name for p in (tmp_path / "c").glob("event_date=*")) == ["event_date=2026-11-23"]
+    assert not spark.sparkContext._jsc.sc().isStopped()  # the caller's session is left running
+
+
+def test_end_to_end_from_raw_lines(spark: SparkSession, tmp_path: Path) -> None:
+    lines = [
+        event("a", "purchase", amount=3.5, currency="EUR", user_id="u1"),
+        event("a", "purchase", amount=3.5, currency="EUR", user_id="u1"),
+        event("b", "purchase", amount=1, currency="EUR", user_id="u2", event_time="2026-11-23T18:00:00.000Z"),
+    ]
+    raw = spark.createDataFrame(
+        [(json.dumps(line), "s3://raw/x.gz") for line in lines], raw_to_processed.LINES_SCHEMA
+    )
+    raw_to_processed.process(spark, raw, str(tmp_path / "processed"), str(tmp_path / "quarantine"))
+    consumer.process(spark, str(tmp_path / "processed"), str(tmp_path / "consumer"))
+    assert consumer_rows(tmp_path / "consumer") == {
+        (D2, "purchase", "EUR", 2, 2, Decimal("4.50"), datetime(2026, 11, 23, 9, 30), t(D2, 18))
+    }

@@ -1,0 +1,80 @@
+"""The catalog/ETL stack as wired for each shipped environment (synthesized once per session)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import SynthesizedPlatform
+
+
+def resources(env: SynthesizedPlatform, kind: str) -> dict[str, dict[str, Any]]:
+    return env.template(env.platform.etl).find_resources(kind)
+
+
+def test_zone_databases_and_crawlers_are_named_from_the_configuration(
+    env_platform: SynthesizedPlatform,
+) -> None:
+    prefix = env_platform.platform.config.name_prefix
+    databases = sorted(
+        d["Properties"]["DatabaseInput"]["Name"]
+        for d in resources(env_platform, "AWS::Glue::Database").values()
+    )
+    crawlers = sorted(c["Properties"]["Name"] for c in resources(env_platform, "AWS::Glue::Crawler").values())
+
+    underscored = prefix.replace("-", "_")
+    assert databases == [f"{underscored}_consumer", f"{underscored}_processed", f"{underscored}_raw"]
+    assert crawlers == [f"{prefix}-consumer-crawler", f"{prefix}-processed-crawler", f"{prefix}-raw-crawler"]
+
+
+def test_raw_crawler_skips_firehose_errors_and_quarantine(env_platform: SynthesizedPlatform) -> None:
+    (raw,) = [
+        c
+        for c in resources(env_platform, "AWS::Glue::Crawler").values()
+        if c["Properties"]["Name"].endswith("-raw-crawler")
+    ]
+    (target,) = raw["Properties"]["Targets"]["S3Targets"]
+
+    assert "errors/**" in target["Exclusions"]
+    assert "_quarantine/**" in target["Exclusions"]
+
+
+def test_jobs_ship_the_glue_scripts_with_configured_workers(
+    dev: SynthesizedPlatform, prod: SynthesizedPlatform
+) -> None:
+    for env, workers, timeout in ((dev, 2, 60), (prod, 10, 120)):
+        jobs = {j["Properties"]["Name"]: j["Properties"] for j in resources(env, "AWS::Glue::Job").values()}
+        prefix = env.platform.config.name_prefix
+        assert set(jobs) == {f"{prefix}-raw-to-processed", f"{prefix}-processed-to-consumer"}
+        for job in jobs.values():
+            assert job["GlueVersion"] == "5.0"
+            assert (job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("G.1X", workers, timeout)
+            assert job["Command"]["ScriptLocation"]["Fn::Join"][1][-1].endswith(".py")
+        raw_args = jobs[f"{prefix}-raw-to-processed"]["DefaultArguments"]
+        assert f"{prefix}-raw-" in json.dumps(raw_args["--source"])
+        assert f"{prefix}-processed-" in json.dumps(raw_args["--target"])
+        assert "_quarantine/events/" in json.dumps(raw_args["--quarantine"])
+
+
+def test_processed_events_have_a_data_quality_ruleset(env_platform: SynthesizedPlatform) -> None:
+    (ruleset,) = resources(env_platform, "AWS::Glue::DataQualityRuleset").values()
+    props = ruleset["Properties"]
+
+    assert props["TargetTable"]["TableName"] == "events"
+    for rule in ('IsComplete "event_id"', 'IsUnique "event_id"', 'ColumnValues "amount" >= 0'):
+        assert rule in props["Ruleset"]
+
+
+def test_failures_of_every_job_and_crawler_alert(env_platform: SynthesizedPlatform) -> None:
+    rules = [r["Properties"] for r in resources(env_platform, "AWS::Events::Rule").values()]
+    prefix = env_platform.platform.config.name_prefix
+
+    patterns = {r["EventPattern"]["detail-type"][0]: r["EventPattern"]["detail"] for r in rules}
+    assert sorted(patterns["Glue Job State Change"]["jobName"]) == sorted(
+        [f"{prefix}-raw-to-processed", f"{prefix}-processed-to-consumer"]
+    )
+    assert len(patterns["Glue Crawler State Change"]["crawlerName"]) == 3
+    for rule in rules:
+        assert f'"StackName": "{prefix}-operations"' in json.dumps(
+            rule["Targets"][0]["Arn"]
+        )  # the alert topic

@@ -1,0 +1,373 @@
+"""The pipeline state machine: ASL validity, structure (retry/catch/alert/fail, bounded polls),
+trigger, logging, tracing, alarms, IAM scoping and validation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from datalake_constructs.orchestration import DataPipelineOrchestration, DataQualityCheck, QualityGate
+from tests.conftest import ROOT, SynthesizedPlatform, app_with_context
+
+PLACEHOLDERS = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
+
+
+def resolve(value: Any) -> str:
+    """Render a CloudFormation value to a plausible literal so the ASL can be validated offline."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return PLACEHOLDERS.get(value["Ref"], f"placeholder-{value['Ref']}")
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(resolve(part) for part in parts)
+    if "Fn::GetAtt" in value:
+        return f"arn:aws:states:eu-west-1:123456789012:placeholder:{value['Fn::GetAtt'][0]}"
+    return "arn:aws:sns:eu-west-1:123456789012:placeholder"  # cross-stack outputs
+
+
+def definition_of(template: Template) -> dict[str, Any]:
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    definition: dict[str, Any] = json.loads(resolve(machine["Properties"]["DefinitionString"]))
+    return definition
+
+
+@pytest.fixture(scope="module")
+def definition(synthesized: Any) -> dict[str, Any]:
+    platform: SynthesizedPlatform = synthesized("prod")
+    return definition_of(platform.template(platform.platform.orchestration))
+
+
+def test_definition_passes_asl_validator(definition: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.asl.json"
+    path.write_text(json.dumps(definition))
+
+    result = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "asl-validator"), "--json-path", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_asl_validator_does_reject_a_broken_definition(tmp_path: Path) -> None:
+    path = tmp_path / "broken.asl.json"
+    path.write_text(json.dumps({"StartAt": "Missing", "States": {"A": {"Type": "Succeed"}}}))
+
+    result = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "asl-validator"), "--json-path", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+
+
+def successors(state: dict[str, Any]) -> list[str]:
+    found = [state["Next"]] if "Next" in state else []
+    found += [c["Next"] for c in state.get("Catch", [])]
+    found += [c["Next"] for c in state.get("Choices", [])]
+    if "Default" in state:
+        found.append(state["Default"])
+    return found
+
+
+def reachable(states: dict[str, Any], start: str) -> set[str]:
+    seen, queue = {start}, deque([start])
+    while queue:
+        for name in successors(states[queue.popleft()]):
+            if name not in seen:
+                seen.add(name)
+                queue.append(name)
+    return seen
+
+
+def is_alert(state: dict[str, Any]) -> bool:
+    return state["Type"] == "Task" and state["Resource"].endswith(":sns:publish")
+
+
+def test_steps_run_in_order(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    order = [
+        "CheckRunningExecutions",
+        "StartRawCrawler",
+        "RawToProcessed",
+        "StartQualityEvaluation",
+        "StartProcessedCrawler",
+        "ProcessedToConsumer",
+        "StartConsumerCrawler",
+        "PipelineSucceeded",
+    ]
+    assert definition["StartAt"] == order[0]
+    for earlier, later in itertools.pairwise(order):
+        assert later in reachable(states, earlier)
+        assert earlier not in reachable(states, later), f"{later} loops back to {earlier}"
+    assert states["RawToProcessed"]["Resource"].endswith(":glue:startJobRun.sync")
+    assert states["ProcessedToConsumer"]["Resource"].endswith(":glue:startJobRun.sync")
+
+
+def test_every_task_retries_with_backoff_and_catches_to_an_alert_and_a_fail(
+    definition: dict[str, Any],
+) -> None:
+    states = definition["States"]
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+
+    assert len(tasks) >= 12
+    for name, task in tasks.items():
+        assert task.get("Retry"), f"{name} has no Retry"
+        assert all(r.get("BackoffRate", 1) >= 2 for r in task["Retry"]), name
+        assert task.get("Catch"), f"{name} has no Catch"
+        for catch in task["Catch"]:
+            after = reachable(states, catch["Next"])
+            if is_alert(task):  # the alert itself ends the run when it cannot publish
+                assert states[catch["Next"]]["Type"] == "Fail"
+                continue
+            if catch.get("ErrorEquals") == ["Glue.CrawlerRunningException"]:
+                continue  # a crawler already running is waited for, not a failure
+            assert any(is_alert(states[s]) for s in after), f"{name}: catch does not alert"
+            assert any(states[s]["Type"] == "Fail" for s in after), f"{name}: catch does not fail"
+
+
+def test_job_tasks_retry_concurrent_runs_and_throttling(definition: dict[str, Any]) -> None:
+    for name in ("RawToProcessed", "ProcessedToConsumer"):
+        errors = {e for r in definition["States"][name]["Retry"] for e in r["ErrorEquals"]}
+        assert {"Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"} <= errors
+
+
+def test_alert_message_is_structured(definition: dict[str, Any]) -> None:
+    message = definition["States"]["NotifyFailure"]["Parameters"]["Message"]
+
+    assert set(message) == {"pipeline", "execution.$", "state.$", "error.$", "cause.$"}
+    assert message["execution.$"] == "$$.Execution.Id"
+
+
+def test_every_path_ends(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    for name, state in states.items():
+        if state["Type"] in {"Succeed", "Fail"}:
+            continue
+        assert successors(state) or state.get("End") is True, f"{name} leads nowhere"
+        assert any(states[s]["Type"] in {"Succeed", "Fail"} for s in reachable(states, name)), name
+
+
+def test_poll_loops_are_bounded(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    loops = [name for name, s in states.items() if s["Type"] == "Wait"]
+
+    assert len(loops) == 4  # three crawlers and the data-quality run
+    for wait in loops:
+        prefix = wait.removesuffix("Wait")
+        choice = states[f"{prefix}Finished?"]
+        limits = [c for c in choice["Choices"] if c.get("Variable") == "$.poll.attempts"]
+        assert limits and limits[0]["NumericGreaterThanEquals"] == 120
+        counter = states[f"{prefix}CountPoll"]
+        assert counter["Parameters"] == {"attempts.$": "States.MathAdd($.poll.attempts, 1)"}
+
+
+def test_concurrency_guard_lets_only_the_oldest_running_execution_proceed(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    guard = states["CheckRunningExecutions"]
+    choice = states[guard["Next"]]
+
+    assert guard["Parameters"]["StatusFilter"] == "RUNNING"
+    assert guard["Parameters"]["MaxResults"] == 1000
+    # ListExecutions returns newest first: the last item is the oldest running execution.
+    assert guard["ResultSelector"] == {
+        "oldest.$": "States.ArrayGetItem($.Executions, States.MathAdd(States.ArrayLength($.Executions), -1))"
+    }
+    assert choice["Choices"] == [
+        {
+            "Variable": "$.running.oldest.executionArn",
+            "StringEqualsPath": "$$.Execution.Id",
+            "Next": "StartRawCrawler",
+        }
+    ]
+    assert choice["Default"] == "SkippedAlreadyRunning"
+    assert states["SkippedAlreadyRunning"]["Type"] == "Succeed"
+
+
+def test_crawler_poll_tolerates_a_crawler_that_never_ran(definition: dict[str, Any]) -> None:
+    # GetCrawler omits LastCrawl before the first run: a default is merged in so paths always exist.
+    selector = definition["States"]["GetRawCrawler"]["ResultSelector"]["crawler.$"]
+
+    assert selector.startswith("States.JsonMerge(States.StringToJson(")
+    assert '\\{"Status":"NONE"\\}' in selector
+    assert selector.endswith("$.Crawler, false)")
+
+
+def test_quality_poll_reads_result_ids_only_after_success(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+
+    assert "ResultSelector" not in states["GetQualityEvaluation"]  # ResultIds is absent while running
+    finished = states["QualityEvaluationFinished?"]["Choices"]
+    succeeded = next(c for c in finished if c.get("StringEquals") == "SUCCEEDED")
+    assert succeeded["Next"] == "GetQualityResult"
+    assert states["GetQualityResult"]["Parameters"] == {"ResultId.$": "$.qualityRun.ResultIds[0]"}
+
+
+def test_failure_alert_never_depends_on_an_optional_cause(definition: dict[str, Any]) -> None:
+    message = definition["States"]["NotifyFailure"]["Parameters"]["Message"]
+
+    assert message["cause.$"] == "States.JsonToString($.failure.error)"
+
+
+def test_quality_gate_fails_the_run_in_prod(definition: dict[str, Any]) -> None:
+    gate = definition["States"]["QualityGate"]
+    (below,) = gate["Choices"]
+
+    assert below["Variable"] == "$.qualityResult.score"
+    assert below["NumericLessThan"] == 1
+    assert below["Next"] == "QualityGateFailed"
+
+
+def test_quality_gate_warns_and_continues_in_dev(synthesized: Any) -> None:
+    platform: SynthesizedPlatform = synthesized("dev")
+    states = definition_of(platform.template(platform.platform.orchestration))["States"]
+
+    (below,) = states["QualityGate"]["Choices"]
+    assert below["Next"] == "QualityWarning"
+    assert is_alert(states["QualityWarning"])
+    assert states["QualityWarning"]["Next"] == "QualityPassed"
+
+
+# --- infrastructure ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prod_template(synthesized: Any) -> Template:
+    platform: SynthesizedPlatform = synthesized("prod")
+    return platform.template(platform.platform.orchestration)
+
+
+def test_standard_workflow_with_timeout_tracing_and_encrypted_logs_without_data(
+    prod_template: Template,
+) -> None:
+    (machine,) = prod_template.find_resources("AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    (log_group,) = prod_template.find_resources("AWS::Logs::LogGroup").values()
+
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["StateMachineName"] == "datalake-prod-pipeline"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+    assert "KmsKeyId" in log_group["Properties"]
+    assert definition_of(prod_template)["TimeoutSeconds"] == 6 * 3600  # the whole run
+
+
+def test_trigger_rule_targets_the_state_machine_on_raw_object_events(prod_template: Template) -> None:
+    (machine_id,) = prod_template.find_resources("AWS::StepFunctions::StateMachine")
+    rules = [r["Properties"] for r in prod_template.find_resources("AWS::Events::Rule").values()]
+    (rule,) = [r for r in rules if "EventPattern" in r]
+    (backstop,) = [r for r in rules if "ScheduleExpression" in r]
+    pattern = rule["EventPattern"]
+
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"] == {"key": [{"prefix": "events/"}]}
+    assert "datalake-prod-raw-" in json.dumps(pattern["detail"]["bucket"])
+    assert rule["Targets"][0]["Arn"] == {"Ref": machine_id}
+    assert backstop["ScheduleExpression"] == "cron(0 3 * * ? *)"  # the daily backstop from the configuration
+    assert backstop["Targets"][0]["Arn"] == {"Ref": machine_id}
+
+
+def test_alarms_on_failed_timed_out_and_throttled_executions(prod_template: Template) -> None:
+    alarms = prod_template.find_resources("AWS::CloudWatch::Alarm").values()
+
+    assert {a["Properties"]["MetricName"] for a in alarms} == {
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionThrottled",
+    }
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"]
+
+
+def test_role_is_scoped_to_the_pipeline_resources(prod_template: Template) -> None:
+    (policy,) = [
+        p
+        for p in prod_template.find_resources("AWS::IAM::Policy").values()
+        if any("glue:StartJobRun" in json.dumps(s) for s in p["Properties"]["PolicyDocument"]["Statement"])
+    ]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    text = json.dumps(statements)
+
+    assert "job/datalake-prod-raw-to-processed" in text
+    assert "crawler/datalake-prod-raw-crawler" in text
+    assert "stateMachine:datalake-prod-pipeline" in text
+    wildcard = [s for s in statements if s["Resource"] == "*"]
+    for statement in wildcard:  # only the APIs without resource-level permissions
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all(a.startswith(("xray:", "logs:")) for a in actions), actions
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def build(**overrides: Any) -> DataPipelineOrchestration:
+    stack = cdk.Stack(app_with_context(), "Test")
+    props: dict[str, Any] = {
+        "state_machine_name": "p",
+        "trigger_bucket": s3.Bucket(stack, "Raw"),
+        "trigger_prefix": "events/",
+        "raw_crawler": "r",
+        "processed_crawler": "p",
+        "consumer_crawler": "c",
+        "raw_to_processed_job": "j1",
+        "processed_to_consumer_job": "j2",
+        "alert_topic": sns.Topic(stack, "Alerts"),
+        "log_key": kms.Key(stack, "Key"),
+        "quality_check": DataQualityCheck(
+            ruleset_name="rs",
+            database_name="db",
+            table_name="t",
+            role=iam.Role(stack, "Dq", assumed_by=iam.ServicePrincipal("glue.amazonaws.com")),
+            gate=QualityGate.FAIL,
+        ),
+    }
+    props.update(overrides)
+    return DataPipelineOrchestration(stack, "Pipeline", **props)
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"state_machine_name": "has space"}, r"state_machine_name: 'has space' is not allowed"),
+        ({"trigger_prefix": "events"}, r"trigger_prefix: 'events' is not allowed"),
+        ({"timeout": cdk.Duration.seconds(30)}, r"timeout: .* is not allowed; expected 1 minute to 1 year"),
+        ({"poll_interval": cdk.Duration.seconds(1)}, r"poll_interval: .* expected 5 seconds to 1 hour"),
+        ({"max_polls": 0}, r"max_polls: 0 is not allowed"),
+        (
+            {"max_polls": 1000, "timeout": cdk.Duration.hours(1)},
+            r"max_polls: 1000 polls of .* exceed the run timeout",
+        ),
+    ],
+)
+def test_bad_props_fail_with_a_clear_message(props: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(**props)
+
+
+def test_optional_schedule_and_no_quality_check() -> None:
+    pipeline = build(quality_check=None, schedule=cdk.aws_events.Schedule.cron(minute="0", hour="2"))
+    template = Template.from_stack(cdk.Stack.of(pipeline))
+
+    rules = template.find_resources("AWS::Events::Rule").values()
+    assert len(pipeline.trigger_rules) == 2  # object events + the backstop schedule
+    assert any(r["Properties"].get("ScheduleExpression") == "cron(0 2 * * ? *)" for r in rules)
+    assert "StartQualityEvaluation" not in json.dumps(definition_of(template))
