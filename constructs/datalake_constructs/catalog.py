@@ -33,7 +33,9 @@ class CrawlerTrigger(enum.StrEnum):
 
     ON_DEMAND = "on_demand"  # by the pipeline (Step Functions), the default
     SCHEDULE = "schedule"  # on a cron schedule
-    S3_EVENTS = "s3_events"  # incrementally, from the bucket's EventBridge object events
+    # Incrementally, from the bucket's EventBridge object events (the bucket must send events to
+    # EventBridge), reshaped into S3 notification messages on an SQS queue.
+    S3_EVENTS = "s3_events"
 
 
 @dataclass(frozen=True)
@@ -354,12 +356,39 @@ class DataLakeCatalog(Construct):
                     "object": {"key": [{"prefix": p} for p in source.prefixes if p] or [{"exists": True}]},
                 },
             ),
-            targets=[targets.SqsQueue(queue)],
+            # Glue's event mode reads S3 event-notification messages: reshape the EventBridge event into
+            # one. (EventBridge keys are not URL-encoded as notification keys are; our prefixes and
+            # Firehose object names hold no characters where that differs, e.g. '+' or spaces.)
+            targets=[targets.SqsQueue(queue, message=_as_s3_notification())],
         )
         # EventBridge needs the key to put messages on the encrypted queue.
         self.encryption_key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
         self.event_queues[zone] = queue
         return queue
+
+
+def _as_s3_notification() -> events.RuleTargetInput:
+    return events.RuleTargetInput.from_object(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": events.EventField.region,
+                    "eventTime": events.EventField.time,
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "bucket": {"name": events.EventField.from_path("$.detail.bucket.name")},
+                        "object": {
+                            "key": events.EventField.from_path("$.detail.object.key"),
+                            "size": events.EventField.from_path("$.detail.object.size"),
+                        },
+                    },
+                }
+            ]
+        }
+    )
 
 
 def _validate(zones: Mapping[str, ZoneCatalogSource], database_prefix: str) -> None:

@@ -140,7 +140,13 @@ def test_event_mode_crawler_consumes_object_events_from_an_encrypted_queue(env: 
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["object"] == {"key": [{"prefix": "events/"}]}
-    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    target = rule["Properties"]["Targets"][0]
+    assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    # Glue event mode reads S3 notification messages: the event is reshaped into one.
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"]["detail-object-key"] == "$.detail.object.key"
+    assert '"eventSource":"aws:s3"' in transformer["InputTemplate"]
+    assert '"key":<detail-object-key>' in transformer["InputTemplate"]
 
 
 def crawler_policy(env: Fixture, zone: str) -> list[dict[str, Any]]:
