@@ -38,8 +38,8 @@ their JSON text. Blank lines are not records: they are skipped and not counted.
 Deduplication. Events are immutable facts identified by ``event_id``:
 
 * within a batch, exact duplicates collapse and, among records sharing an ``event_id``, the one with the
-  latest ``event_time`` is kept; ties are broken by the later source file (Firehose names objects by
-  delivery time), then by the record's content, so the result never depends on Spark's ordering;
+  latest ``event_time`` is kept; ties are broken by the record's content (a total order over every
+  field), so the result never depends on Spark's ordering or on file names;
 * across runs, Firehose's at-least-once delivery can bring an event again in a later batch: a record
   whose ``event_id`` is already stored under its ``event_date`` is a redelivery, not an update, and is
   dropped (the stored event stays). Only ``event_id`` of the affected ``event_date`` partitions is read.
@@ -73,7 +73,7 @@ from decimal import Decimal
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession, Window
 from pyspark.sql import functions as sf
 from pyspark.sql.types import (
     DateType,
@@ -188,24 +188,32 @@ class RunCounts:
 # ---------------------------------------------------------------------------------------------------
 
 
-def parse(lines: DataFrame) -> DataFrame:
+def parse(lines: DataFrame, *, barrier: bool = True) -> DataFrame:
     """Lines (``raw``, ``source_file``) -> typed event columns plus ``_``-prefixed parse diagnostics.
 
     Blank lines are dropped. Each line is parsed once with the event types; only lines that parse
     fails for are parsed a second time, as text, to find out why.
+
+    ``barrier``: put each parse in a one-element explode. A Generate stops the optimizer from pushing
+    a later filter on a parsed field (``reason IS NULL``) down by rewriting it into copies of
+    from_json (a function without generated code, so the filter would also run interpreted). Needed
+    when the result is filtered as is (``validate``); the job materializes the classified rows first,
+    which stops the filters as well, so it parses without.
     """
+
+    def parsed_once(column: Column) -> Column:
+        return sf.explode(sf.array(column)) if barrier else column
+
     trimmed = sf.btrim(sf.col("raw"), sf.lit(WHITESPACE))
-    # Each parse sits in a one-element explode: a Generate is an optimizer barrier, so a later filter
-    # on a parsed field (``reason IS NULL``) is not rewritten into many copies of from_json.
     typed = lines.where(trimmed != "").select(
         "raw",
         "source_file",
         (trimmed.startswith("{") & trimmed.endswith("}")).alias("_object_line"),
-        sf.explode(sf.array(sf.from_json("raw", _TYPED_JSON_SCHEMA, _JSON_OPTIONS))).alias("_typed"),
+        parsed_once(sf.from_json("raw", _TYPED_JSON_SCHEMA, _JSON_OPTIONS)).alias("_typed"),
     )
     type_error = sf.col(f"_typed.{_CORRUPT}").isNotNull()
     text = sf.when(type_error, sf.from_json("raw", _TEXT_JSON_SCHEMA, _JSON_OPTIONS))
-    with_text = typed.select("*", sf.explode(sf.array(text)).alias("_text"))
+    with_text = typed.select("*", parsed_once(text).alias("_text"))
 
     def pick(name: str, alias: str | None = None) -> Column:
         value = sf.when(type_error, sf.col(f"_text.{name}")).otherwise(sf.col(f"_typed.{name}"))
@@ -238,7 +246,7 @@ def _is_blank(column: Column) -> Column:
 
 def classify(parsed: DataFrame) -> DataFrame:
     """Adds ``reason`` (null for a valid event), final typed ``amount`` and ``event_date``; keeps ``raw``
-    only for rejected lines (valid ones never need it again)."""
+    and ``source_file`` only for rejected lines (valid ones never need them again: less to cache)."""
     exact = sf.col("_amount_exact")
     type_error = sf.col("_type_error")
     amount_text = sf.col("_amount_text")
@@ -247,10 +255,10 @@ def classify(parsed: DataFrame) -> DataFrame:
     bad_amount_text = amount_text.isNotNull() & (
         ~amount_text.rlike(JSON_NUMBER_RE) | sf.expr("try_cast(_amount_text AS DECIMAL(38, 18))").isNull()
     )
-    bad_attributes_text = (
-        attributes_text.isNotNull()
-        & sf.from_json(attributes_text, MapType(StringType(), StringType())).isNull()
-    )
+    # The text parse renders a JSON object as its JSON text; any other value does not start with "{".
+    # (No from_json here: it has no generated code and would take this whole projection out of
+    # whole-stage code generation.)
+    bad_attributes_text = attributes_text.isNotNull() & ~attributes_text.startswith("{")
     amount_fits = (sf.abs(exact) < sf.lit(MAX_AMOUNT)) & (sf.round(exact, 2) == exact)
     reason = (
         sf.when(sf.col("_malformed"), "malformed_json")
@@ -271,7 +279,7 @@ def classify(parsed: DataFrame) -> DataFrame:
     return add_event_date(
         classified.select(
             sf.when(~valid, sf.col("raw")).alias("raw"),
-            "source_file",
+            sf.when(~valid, sf.col("source_file")).alias("source_file"),
             "reason",
             *(sf.when(valid, sf.col(name)).alias(name) for name in ("event_id", "event_type", "event_time")),
             "user_id",
@@ -290,9 +298,8 @@ def add_event_date(events: DataFrame) -> DataFrame:
 
 
 def split_valid(classified: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(valid events: ``EVENT_COLUMNS`` + ``event_date`` + ``source_file``; rejected: ``reason``, ``raw``,
-    ``source_file``)."""
-    valid = classified.where(sf.col("reason").isNull()).select(*EVENT_COLUMNS, "event_date", "source_file")
+    """(valid events: ``EVENT_COLUMNS`` + ``event_date``; rejected: ``reason``, ``raw``, ``source_file``)."""
+    valid = classified.where(sf.col("reason").isNull()).select(*EVENT_COLUMNS, "event_date")
     invalid = classified.where(sf.col("reason").isNotNull()).select("reason", "raw", "source_file")
     return valid, invalid
 
@@ -317,8 +324,9 @@ def _content_order(events: DataFrame) -> list[Column]:
 
 
 def dedupe(events: DataFrame, duplicates: DataFrame | None = None, *, broadcast: bool = False) -> DataFrame:
-    """Keeps one record per ``event_id``: the latest ``event_time``, then the latest ``source_file`` (when
-    the column is there), then the greatest content, so exact duplicates collapse deterministically.
+    """Keeps one record per ``event_id``: the latest ``event_time``, then the greatest content (a total
+    order over every field), so the choice never depends on Spark's ordering and exact duplicates
+    collapse.
 
     Only records whose id occurs more than once are shuffled: unique records (nearly all) keep their
     input partitioning, so the output files follow the input files. ``duplicates`` may be given
@@ -329,11 +337,7 @@ def dedupe(events: DataFrame, duplicates: DataFrame | None = None, *, broadcast:
         ids = sf.broadcast(ids)
     unique = events.join(ids, "event_id", "left_anti")
     repeated = events.join(ids, "event_id", "left_semi")
-    order = [sf.col("event_time").desc()]
-    if "source_file" in events.columns:
-        order.append(sf.col("source_file").desc_nulls_last())
-    order += _content_order(events)
-    window = Window.partitionBy("event_id").orderBy(*order)
+    window = Window.partitionBy("event_id").orderBy(sf.col("event_time").desc(), *_content_order(events))
     latest = repeated.withColumn("_rank", sf.row_number().over(window)).where("_rank = 1").drop("_rank")
     return unique.unionByName(latest).select(*events.columns)
 
@@ -362,9 +366,10 @@ def to_quarantine(rejected: DataFrame, quarantined_at: datetime) -> DataFrame:
 # ---------------------------------------------------------------------------------------------------
 
 LINES_SCHEMA = StructType([StructField("raw", StringType()), StructField("source_file", StringType())])
-# Broadcast an id set up to this many rows (~100 bytes each on the executors); larger ones are joined
-# by shuffling ids (still never whole records).
-BROADCAST_MAX_IDS = 2_000_000
+# Id sets (duplicated ids, redelivered ids) up to this size are collected and broadcast; larger ones
+# (a replayed day) are joined by shuffling ids, still never whole records.
+LOCAL_IDS_MAX = 200_000
+ID_SCHEMA = StructType([StructField("event_id", StringType())])
 
 
 def configure_session(spark: SparkSession) -> None:
@@ -454,6 +459,19 @@ class _StepTimer:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 3)
 
 
+def _materialize(frame: DataFrame) -> DataFrame:
+    return frame.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def _collect_if_small(frame: DataFrame, limit: int = LOCAL_IDS_MAX) -> list[Row] | None:
+    rows = frame.limit(limit + 1).collect()
+    return rows if len(rows) <= limit else None
+
+
+def _id_frame(spark: SparkSession, rows: list[Row]) -> DataFrame:
+    return spark.createDataFrame([(row["event_id"],) for row in rows], ID_SCHEMA)
+
+
 def _observed_count(frame: DataFrame, name: str) -> tuple[DataFrame, Observation]:
     observation = Observation(name)
     return frame.observe(observation, sf.count(sf.lit(1)).alias("rows")), observation
@@ -473,7 +491,7 @@ def process(
     started = time.monotonic()
     now = now or datetime.now(UTC)
     steps = _StepTimer()
-    classified = classify(parse(lines)).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = _materialize(classify(parse(lines, barrier=False)))
     try:
         counts = _process_classified(spark, classified, target, quarantine, now=now, steps=steps)
     finally:
@@ -522,45 +540,38 @@ def _process_classified(
         return RunCounts(rows_read=rows_read, rows_quarantined=quarantined, quarantine_reasons=reasons)
 
     # 3. In-batch duplicates: ids seen more than once (ids only are shuffled).
-    # Not cached: a cached plan keeps its 200 shuffle partitions (AQE may not coalesce them), and
-    # recomputing it from the cached input costs less than that.
-    duplicates = duplicate_ids(valid)
-    present: DataFrame | None = None
-    try:
-        with steps("duplicate_ids"):
-            duplicate_id_count, extra_copies = duplicates.agg(
-                sf.count(sf.lit(1)), sf.coalesce(sf.sum(sf.col("copies") - 1), sf.lit(0))
-            ).first()
-        deduped = (
-            dedupe(valid, duplicates, broadcast=duplicate_id_count <= BROADCAST_MAX_IDS)
-            if duplicate_id_count
-            else valid
-        ).drop("source_file")
+    with steps("duplicate_ids"):
+        duplicates = duplicate_ids(valid)
+        local = _collect_if_small(duplicates)
+        if local is None:  # a huge redelivery: join by shuffling ids
+            extra_copies = duplicates.agg(sf.sum(sf.col("copies") - 1)).first()[0] or 0
+            duplicate_set, broadcast = duplicates, False
+        else:
+            extra_copies = sum(row["copies"] - 1 for row in local)
+            duplicate_set, broadcast = _id_frame(spark, local), True
+    deduped = dedupe(valid, duplicate_set, broadcast=broadcast) if extra_copies else valid
 
-        # 4. Redeliveries: ids of this batch already stored under the affected dates.
-        already_present = 0
-        with steps("redeliveries"):
-            partitions = existing_date_partitions(spark, target, dates)
-            if partitions:
-                present = (
-                    deduped.select("event_id")
-                    .join(stored_ids(spark, target, partitions), "event_id", "left_semi")
-                    .persist(StorageLevel.MEMORY_AND_DISK)
-                )
-                already_present = present.count()
+    # 4. Redeliveries: ids of this batch already stored under the affected dates.
+    already_present = 0
+    with steps("redeliveries"):
+        partitions = existing_date_partitions(spark, target, dates)
+        if partitions:
+            present = deduped.select("event_id").join(
+                stored_ids(spark, target, partitions), "event_id", "left_semi"
+            )
+            local = _collect_if_small(present)
+            if local is None:
+                already_present, broadcast = present.count(), False
+            else:
+                already_present, present, broadcast = len(local), _id_frame(spark, local), True
             if already_present:
-                deduped = drop_already_present(
-                    deduped, present, broadcast=already_present <= BROADCAST_MAX_IDS
-                )
+                deduped = drop_already_present(deduped, present, broadcast=broadcast)
 
-        # 5. Append.
-        with steps("write"):
-            rows, observation = _observed_count(deduped.select(*PROCESSED_SCHEMA.fieldNames()), "written")
-            write_processed(rows, target)
-            written = observation.get["rows"]
-    finally:
-        if present is not None:
-            present.unpersist()
+    # 5. Append.
+    with steps("write"):
+        rows, observation = _observed_count(deduped.select(*PROCESSED_SCHEMA.fieldNames()), "written")
+        write_processed(rows, target)
+        written = observation.get["rows"]
 
     return RunCounts(
         rows_read=rows_read,
