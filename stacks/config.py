@@ -102,6 +102,55 @@ class OperationsConfig:
     budget_thresholds_percent: tuple[int, ...]  # actual spend; 100 % of forecast always alerts too
 
 
+@dataclass(frozen=True)
+class AthenaConfig:
+    """Athena workgroups (one per persona) and their cost guardrails."""
+
+    workgroups: tuple[str, ...]  # personas, e.g. ("analysts", "pipeline")
+    bytes_scanned_cutoff_per_query_mib: int
+    alarm_bytes_scanned_per_hour_gib: int
+    results_expiry_days: int
+
+
+@dataclass(frozen=True)
+class ProvisionedRedshiftConfig:
+    """A provisioned RA3 cluster, when ``deployment`` is ``provisioned``."""
+
+    node_type: str
+    number_of_nodes: int
+    snapshot_retention_days: int
+
+
+@dataclass(frozen=True)
+class RedshiftConfig:
+    """The warehouse and its private network."""
+
+    deployment: str  # "serverless" | "provisioned"
+    base_rpu: int
+    max_rpu: int
+    max_query_execution_seconds: int
+    alarm_rpu_hours_per_day: int
+    provisioned: ProvisionedRedshiftConfig | None
+    vpc_cidr: str
+    interface_endpoints: tuple[str, ...]  # e.g. ("glue",): Spectrum reaches the catalog privately
+    endpoint_azs: int  # AZs holding interface endpoints (each is billed per AZ-hour)
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Athena and Redshift over the consumer and processed zones."""
+
+    athena: AthenaConfig
+    redshift: RedshiftConfig
+
+
+REDSHIFT_DEPLOYMENTS = ("serverless", "provisioned")
+RA3_NODE_TYPES = ("ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge")
+_PERSONA_RE = re.compile(r"[a-z][a-z0-9-]{1,19}")
+_CIDR_RE = re.compile(r"10\.\d{1,3}\.0\.0/(1[6-9]|2[0-2])")
+_SERVICE_RE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+
+
 QUALITY_GATES = ("fail", "warn")
 _CRON_RE = re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -126,6 +175,7 @@ class PlatformConfig:
     etl: EtlConfig
     orchestration: OrchestrationConfig
     operations: OperationsConfig
+    serving: ServingConfig
 
     @property
     def name_prefix(self) -> str:
@@ -189,6 +239,13 @@ class _Section:
 
     def section(self, key: str) -> _Section:
         return _Section(self._get(key), f"{self._path}.{key}")
+
+    def optional_section(self, key: str) -> _Section | None:
+        """A nested object, or None when the key is null or absent."""
+        if self._data.get(key) is None:
+            self._read.add(key)
+            return None
+        return self.section(key)
 
     def string(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
         value = self._get(key)
@@ -348,6 +405,84 @@ def _operations(section: _Section) -> OperationsConfig:
     return operations
 
 
+def _athena(section: _Section) -> AthenaConfig:
+    personas = section.string_list("workgroups", _PERSONA_RE, "a list of 2-20 character persona names")
+    athena = AthenaConfig(
+        workgroups=tuple(personas),
+        # Athena cancels nothing below 10 MB; 10 MiB is the smallest cutoff accepted here.
+        bytes_scanned_cutoff_per_query_mib=section.required_number(
+            "bytesScannedCutoffPerQueryMiB", maximum=10_000_000
+        ),
+        alarm_bytes_scanned_per_hour_gib=section.required_number(
+            "alarmBytesScannedPerHourGiB", maximum=1_000_000
+        ),
+        results_expiry_days=section.required_number("resultsExpiryDays", maximum=3650),
+    )
+    section.done()
+    if not personas or len(set(personas)) != len(personas):
+        raise ConfigError(
+            f"{section.path}.workgroups: {personas} is not allowed; expected distinct names, at least one"
+        )
+    if athena.bytes_scanned_cutoff_per_query_mib < 10:
+        raise ConfigError(
+            f"{section.path}.bytesScannedCutoffPerQueryMiB: expected at least 10 (Athena's minimum)"
+        )
+    return athena
+
+
+def _provisioned(section: _Section) -> ProvisionedRedshiftConfig:
+    provisioned = ProvisionedRedshiftConfig(
+        node_type=section.string("nodeType", _one_of(RA3_NODE_TYPES), f"one of {', '.join(RA3_NODE_TYPES)}"),
+        number_of_nodes=section.required_number("numberOfNodes", maximum=128),
+        snapshot_retention_days=section.required_number("snapshotRetentionDays", maximum=35),
+    )
+    section.done()
+    return provisioned
+
+
+def _redshift(section: _Section) -> RedshiftConfig:
+    deployment = section.string(
+        "deployment", _one_of(REDSHIFT_DEPLOYMENTS), f"one of {', '.join(REDSHIFT_DEPLOYMENTS)}"
+    )
+    provisioned_section = section.optional_section("provisioned")
+    provisioned = _provisioned(provisioned_section) if provisioned_section is not None else None
+    redshift = RedshiftConfig(
+        deployment=deployment,
+        base_rpu=section.required_number("baseRpu", maximum=1024),
+        max_rpu=section.required_number("maxRpu", maximum=5632),
+        max_query_execution_seconds=section.required_number("maxQueryExecutionSeconds", maximum=86399),
+        alarm_rpu_hours_per_day=section.required_number("alarmRpuHoursPerDay", maximum=135_168),
+        provisioned=provisioned,
+        vpc_cidr=section.string("vpcCidr", _CIDR_RE, "a 10.x.0.0/16 to /22 block"),
+        interface_endpoints=tuple(
+            section.string_list("interfaceEndpoints", _SERVICE_RE, "a list of AWS service endpoint names")
+        ),
+        endpoint_azs=section.required_number("endpointAzs", maximum=3),
+    )
+    section.done()
+    if (
+        redshift.base_rpu % 8
+        or redshift.base_rpu < 8
+        or redshift.max_rpu % 8
+        or redshift.max_rpu < redshift.base_rpu
+    ):
+        raise ConfigError(
+            f"{section.path}.baseRpu/maxRpu: {redshift.base_rpu}/{redshift.max_rpu} is not allowed; expected "
+            "multiples of 8, base at least 8 and max at least base"
+        )
+    if (deployment == "provisioned") != (provisioned is not None):
+        raise ConfigError(f"{section.path}.provisioned: required with deployment 'provisioned', else null")
+    return redshift
+
+
+def _serving(section: _Section) -> ServingConfig:
+    serving = ServingConfig(
+        athena=_athena(section.section("athena")), redshift=_redshift(section.section("redshift"))
+    )
+    section.done()
+    return serving
+
+
 def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
     """Build the configuration of ``env_name`` from the ``datalake`` context block."""
     root = _Section(context, CONTEXT_KEY)
@@ -377,6 +512,7 @@ def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
         etl=_etl(env.section("etl")),
         orchestration=_orchestration(env.section("orchestration")),
         operations=_operations(env.section("operations")),
+        serving=_serving(env.section("serving")),
     )
     env.done()
     root.done()

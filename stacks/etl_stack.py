@@ -78,6 +78,7 @@ class EtlStack(PlatformStack):
         self.raw_to_processed_job_name = f"{config.name_prefix}-raw-to-processed"
         self.processed_to_consumer_job_name = f"{config.name_prefix}-processed-to-consumer"
         self.processed_database_name = f"{database_prefix}_processed"
+        self.consumer_database_name = f"{database_prefix}_consumer"
         self.processed_ruleset_name = f"{config.name_prefix}-processed-events"
         self.raw_to_processed = GlueEtlJob(
             self,

@@ -13,6 +13,7 @@ from stacks.config import PlatformConfig
 from stacks.etl_stack import EVENTS_PREFIX, EtlStack
 from stacks.operations_stack import OperationsStack
 from stacks.references import zone_bucket
+from stacks.serving_stack import ServingStack
 
 
 class OrchestrationStack(PlatformStack):
@@ -26,6 +27,7 @@ class OrchestrationStack(PlatformStack):
         storage: DataLakeStorage,
         etl: EtlStack,
         operations: OperationsStack,
+        serving: ServingStack | None = None,
     ) -> None:
         super().__init__(scope, config=config, component="orchestration", description="event-driven pipeline")
         self.key = self.new_key("LogsKey", "pipeline execution logs")
@@ -48,6 +50,7 @@ class OrchestrationStack(PlatformStack):
                 role=etl.processed_quality_role.role,
                 gate=QualityGate(config.orchestration.quality_gate),
             ),
+            serving_refresh=serving.refresh if serving is not None else None,
             alert_topic=operations.alert_topic,
             alert_key=operations.key,
             log_key=self.key,

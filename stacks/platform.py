@@ -13,6 +13,7 @@ from stacks.etl_stack import EtlStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.operations_stack import OperationsStack
 from stacks.orchestration_stack import OrchestrationStack
+from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
 
@@ -25,11 +26,12 @@ class Platform:
     storage: StorageStack
     ingestion: IngestionStack
     etl: EtlStack
+    serving: ServingStack
     orchestration: OrchestrationStack
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.operations, self.storage, self.ingestion, self.etl, self.orchestration]
+        return [self.operations, self.storage, self.ingestion, self.etl, self.serving, self.orchestration]
 
 
 def build_platform(app: cdk.App) -> Platform:
@@ -41,8 +43,11 @@ def build_platform(app: cdk.App) -> Platform:
         app, config=config, storage=storage.storage, alert_topic=operations.alert_topic
     )
     etl = EtlStack(app, config=config, storage=storage.storage, alert_topic=operations.alert_topic)
+    serving = ServingStack(
+        app, config=config, storage=storage.storage, etl=etl, alert_topic=operations.alert_topic
+    )
     orchestration = OrchestrationStack(
-        app, config=config, storage=storage.storage, etl=etl, operations=operations
+        app, config=config, storage=storage.storage, etl=etl, operations=operations, serving=serving
     )
     # Safety net: any alarm a construct did not wire itself still reaches on-call.
     add_alarm_actions(app, operations.alert_topic)
@@ -52,6 +57,7 @@ def build_platform(app: cdk.App) -> Platform:
         storage=storage,
         ingestion=ingestion,
         etl=etl,
+        serving=serving,
         orchestration=orchestration,
     )
     for key, value in config.tags.items():

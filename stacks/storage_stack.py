@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from datalake_constructs.storage import DataLakeStorage, ZoneLifecycle
+from datalake_constructs.storage import DataLakeStorage, ZoneLifecycle, zone_bucket_name
 from stacks.base import PlatformStack
 from stacks.config import PlatformConfig, ZoneLifecycleConfig
 
@@ -19,6 +20,11 @@ def _lifecycle(zone: ZoneLifecycleConfig) -> ZoneLifecycle:
         glacier_after=days(zone.glacier_after_days),
         expire_after=days(zone.expire_after_days),
     )
+
+
+# The serving stack's Athena results bucket logs its access into this stack's access-log bucket.
+ATHENA_RESULTS_BUCKET = "athena-results"
+ATHENA_LOGS_PREFIX = "athena-results/"
 
 
 class StorageStack(PlatformStack):
@@ -41,4 +47,21 @@ class StorageStack(PlatformStack):
             access_log_retention=cdk.Duration.days(storage.access_log_retention_days),
             removal_policy=config.removal_policy,
             auto_delete_objects=config.allow_destroy,
+        )
+        # A bucket in another stack cannot add itself to this bucket's policy: allow it here, by name.
+        logs_bucket = self.storage.access_logs_bucket
+        logs_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AthenaResultsAccessLogs",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[logs_bucket.arn_for_objects(f"{ATHENA_LOGS_PREFIX}*")],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:s3:::"
+                        + zone_bucket_name(config.name_prefix, ATHENA_RESULTS_BUCKET)
+                    },
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                },
+            )
         )

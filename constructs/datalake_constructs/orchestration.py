@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -62,6 +63,32 @@ class DataQualityCheck:
     gate: QualityGate = QualityGate.FAIL
 
 
+@dataclass(frozen=True)
+class RedshiftSqlRefresh:
+    """SQL run last through the Redshift Data API (e.g. idempotent Spectrum schemas, view refreshes).
+
+    Args:
+        target: ``{"WorkgroupName": ...}`` (Serverless) or ``{"ClusterIdentifier": ...}``.
+        resource_arn: the workgroup's or cluster's ARN (what the Data API call is authorized on).
+        database: the database to connect to.
+        sqls: statements run in order, in one transaction, each idempotent.
+        secret_arn: the Secrets Manager secret of the user the SQL runs as. Default: none, meaning
+            temporary credentials of the state machine's role (Serverless only: the database user is
+            ``IAMR:<role name>``, in the database roles ``db_roles``).
+        secret_key: the KMS key encrypting that secret. Default: none (AWS-managed key).
+        db_roles: database roles the role's temporary user gets (IAM tag ``RedshiftDbRoles``), e.g.
+            ``["sys:dba"]``. Default: none.
+    """
+
+    target: Mapping[str, str]
+    resource_arn: str
+    database: str
+    sqls: Sequence[str]
+    secret_arn: str | None = None
+    secret_key: kms.IKey | None = None
+    db_roles: Sequence[str] = ()
+
+
 class DataPipelineOrchestration(Construct):
     """A Standard state machine running the zone pipeline, triggered by new raw objects.
 
@@ -104,7 +131,7 @@ class DataPipelineOrchestration(Construct):
         raw_crawler, processed_crawler, consumer_crawler: crawler names.
         raw_to_processed_job, processed_to_consumer_job: Glue job names.
         quality_check: the data-quality evaluation after raw-to-processed. Default: none.
-        serving_refresh: a task run last (e.g. Athena/Redshift refresh); Retry/Catch are added here.
+        serving_refresh: Redshift SQL run last through the Data API, polled until it finishes.
         alert_topic: where failures and alarms go. alert_key: its KMS key, if encrypted.
         log_key: KMS key of the execution log group.
         log_level: Default: ALL (every state transition, without data).
@@ -132,7 +159,7 @@ class DataPipelineOrchestration(Construct):
         log_key: kms.IKey,
         alert_key: kms.IKey | None = None,
         quality_check: DataQualityCheck | None = None,
-        serving_refresh: sfn.TaskStateBase | None = None,
+        serving_refresh: RedshiftSqlRefresh | None = None,
         schedule: events.Schedule | None = None,
         log_level: sfn.LogLevel = sfn.LogLevel.ALL,
         include_execution_data: bool = False,
@@ -149,6 +176,7 @@ class DataPipelineOrchestration(Construct):
         self._name = state_machine_name
         self._poll_interval = poll_interval
         self._max_polls = max_polls
+        self._db_roles: list[str] = []
         stack = cdk.Stack.of(self)
         self._state_machine_arn = stack.format_arn(
             service="states",
@@ -194,7 +222,7 @@ class DataPipelineOrchestration(Construct):
             .next(self._job("ProcessedToConsumer", processed_to_consumer_job))
             .next(self._crawl("Consumer", consumer_crawler))
             .next(
-                self._protected("ServingRefresh", serving_refresh)
+                self._serving_refresh(serving_refresh)
                 if serving_refresh is not None
                 else sfn.Pass(self, "NoServingRefresh")
             )
@@ -222,6 +250,9 @@ class DataPipelineOrchestration(Construct):
             ),
             removal_policy=removal_policy,
         )
+        if self._db_roles:
+            # Redshift Serverless puts the role's temporary database user in these database roles.
+            cdk.Tags.of(self.state_machine.role).add("RedshiftDbRoles", ":".join(self._db_roles))
         if alert_key is not None:
             # Publishing to the encrypted topic: exact actions rather than the grant helper's wildcards.
             self.state_machine.add_to_role_policy(
@@ -277,8 +308,9 @@ class DataPipelineOrchestration(Construct):
             _acknowledge(
                 role_policy,
                 "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray trace segments and CloudWatch Logs log-delivery APIs (CreateLogDelivery, "
-                "PutResourcePolicy, ...) have no resource-level permissions.",
+                "X-Ray trace segments, CloudWatch Logs log-delivery APIs (CreateLogDelivery, "
+                "PutResourcePolicy, ...) and Redshift Data API DescribeStatement (statement ids exist only "
+                "at run time and are readable by their submitter alone) have no resource-level permissions.",
             )
             ruleset_wildcard = cdk.Stack.of(self).format_arn(
                 service="glue", resource="dataQualityRuleset", resource_name="*"
@@ -597,6 +629,78 @@ class DataPipelineOrchestration(Construct):
             result.next(sfn.Choice(self, "QualityGate").when(below, warn.next(passed)).otherwise(passed))
         start.next(init)
         return sfn.Chain.custom(start, [passed], passed)
+
+    def _serving_refresh(self, refresh: RedshiftSqlRefresh) -> sfn.Chain:
+        """Submit the SQL batch, then poll DescribeStatement until it finished, failed or was aborted."""
+        serverless = set(refresh.target) == {"WorkgroupName"}
+        if not refresh.sqls or not (serverless or set(refresh.target) == {"ClusterIdentifier"}):
+            raise ValueError(
+                "serving_refresh: needs at least one SQL statement and a target of WorkgroupName or "
+                "ClusterIdentifier"
+            )
+        if refresh.secret_arn is None and not serverless:
+            raise ValueError("serving_refresh: secret_arn is required for a provisioned cluster")
+        credentials: list[iam.PolicyStatement] = []
+        if refresh.secret_arn is not None:
+            credentials.append(
+                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[refresh.secret_arn])
+            )
+            if refresh.secret_key is not None:
+                credentials.append(
+                    iam.PolicyStatement(actions=["kms:Decrypt"], resources=[refresh.secret_key.key_arn])
+                )
+        else:
+            credentials.append(
+                iam.PolicyStatement(
+                    actions=["redshift-serverless:GetCredentials"], resources=[refresh.resource_arn]
+                )
+            )
+            self._db_roles = list(refresh.db_roles)
+        submit = self._protected(
+            "StartServingRefresh",
+            tasks.CallAwsService(
+                self,
+                "StartServingRefresh",
+                service="redshiftdata",
+                action="batchExecuteStatement",
+                iam_action="redshift-data:BatchExecuteStatement",
+                parameters={
+                    **refresh.target,
+                    "Database": refresh.database,
+                    **({"SecretArn": refresh.secret_arn} if refresh.secret_arn is not None else {}),
+                    "Sqls": list(refresh.sqls),
+                    "StatementName": f"{self._name}-serving-refresh",
+                },
+                iam_resources=[refresh.resource_arn],
+                additional_iam_statements=credentials,
+                result_selector={"id.$": "$.Id"},
+                result_path="$.serving",
+            ),
+        )
+        check = tasks.CallAwsService(
+            self,
+            "GetServingRefresh",
+            service="redshiftdata",
+            action="describeStatement",
+            iam_action="redshift-data:DescribeStatement",
+            parameters={"Id.$": "$.serving.id"},
+            iam_resources=["*"],  # statement ids exist only at run time; only their submitter may read them
+            result_selector={"status.$": "$.Status", "error.$": "States.JsonToString($)"},
+            result_path="$.servingStatus",
+        )
+        done = sfn.Pass(self, "ServingRefreshed")
+        init = self._poll_loop(
+            "ServingRefresh",
+            check=check,
+            done=sfn.Condition.string_equals("$.servingStatus.status", "FINISHED"),
+            on_done=done,
+            failed=sfn.Condition.or_(
+                *(sfn.Condition.string_equals("$.servingStatus.status", s) for s in ("FAILED", "ABORTED"))
+            ),
+            failure="ServingRefreshFailed",
+        )
+        submit.next(init)
+        return sfn.Chain.custom(submit, [done], done)
 
     def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
         action = cw_actions.SnsAction(topic)

@@ -151,6 +151,12 @@ ALARMED = {
         ("AWS/States", "ExecutionsTimedOut"),
         ("AWS/States", "ExecutionThrottled"),
     },
+    "AWS::Athena::WorkGroup": {("AWS/Athena", "ProcessedBytes")},
+    "AWS::RedshiftServerless::Workgroup": {
+        ("AWS/Redshift-Serverless", "QueriesFailed"),
+        ("AWS/Redshift-Serverless", "ComputeSeconds"),
+    },
+    "AWS::Redshift::Cluster": {("AWS/Redshift", "HealthStatus")},
 }
 EVENT_WATCHED = {"AWS::Glue::Job": "Glue Job State Change", "AWS::Glue::Crawler": "Glue Crawler State Change"}
 
@@ -164,6 +170,12 @@ def test_every_component_kind_has_its_alarms(env_platform: SynthesizedPlatform) 
         (r["Properties"].get("Namespace"), r["Properties"].get("MetricName"))
         for r in resources
         if r["Type"] == "AWS::CloudWatch::Alarm"
+    } | {  # metric-math alarms name their metrics inside Metrics
+        (query["MetricStat"]["Metric"]["Namespace"], query["MetricStat"]["Metric"]["MetricName"])
+        for r in resources
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        for query in r["Properties"].get("Metrics", [])
+        if "MetricStat" in query
     }
     watched_events = {
         r["Properties"]["EventPattern"]["detail-type"][0]
@@ -177,6 +189,9 @@ def test_every_component_kind_has_its_alarms(env_platform: SynthesizedPlatform) 
     for kind, detail_type in EVENT_WATCHED.items():
         if kind in kinds:
             assert detail_type in watched_events, f"{kind} failures are not watched"
-    assert (
-        "AWS::KinesisFirehose::DeliveryStream" in kinds and "AWS::Glue::Job" in kinds
-    )  # the walk sees the app
+    assert {  # the walk sees the app
+        "AWS::KinesisFirehose::DeliveryStream",
+        "AWS::Glue::Job",
+        "AWS::Athena::WorkGroup",
+        "AWS::RedshiftServerless::Workgroup",
+    } <= kinds

@@ -209,3 +209,64 @@ def test_configuration_is_immutable() -> None:
 
     with pytest.raises(AttributeError):
         config.allow_destroy = False  # type: ignore[misc]
+
+
+def test_serving_settings_per_environment() -> None:
+    dev = parse_config(datalake_context(), "dev").serving
+    prod = parse_config(datalake_context(), "prod").serving
+
+    assert dev.athena.workgroups == prod.athena.workgroups == ("analysts", "pipeline")
+    assert dev.athena.bytes_scanned_cutoff_per_query_mib < prod.athena.bytes_scanned_cutoff_per_query_mib
+    assert (dev.redshift.deployment, prod.redshift.deployment) == ("serverless", "serverless")
+    assert dev.redshift.base_rpu == 8  # the lowest base capacity keeps dev cheap
+    assert dev.redshift.provisioned is None
+    assert (dev.redshift.endpoint_azs, prod.redshift.endpoint_azs) == (1, 3)
+    assert "glue" in dev.redshift.interface_endpoints  # Spectrum reaches the catalog without a NAT
+
+
+def test_provisioned_redshift_needs_its_block_and_only_then() -> None:
+    context = datalake_context()
+    redshift = context["environments"]["prod"]["serving"]["redshift"]
+    redshift["deployment"] = "provisioned"
+    with pytest.raises(ConfigError, match=r"redshift\.provisioned: required with deployment 'provisioned'"):
+        parse_config(context, "prod")
+
+    redshift["provisioned"] = {"nodeType": "ra3.xlplus", "numberOfNodes": 2, "snapshotRetentionDays": 7}
+    config = parse_config(context, "prod").serving.redshift
+    assert config.provisioned is not None and config.provisioned.number_of_nodes == 2
+
+    redshift["provisioned"]["nodeType"] = "dc2.large"
+    with pytest.raises(
+        ConfigError, match=r"provisioned\.nodeType: 'dc2.large' is not allowed; expected one of ra3"
+    ):
+        parse_config(context, "prod")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("athena", "workgroups"), [], r"athena\.workgroups: \[\] is not allowed"),
+        (("athena", "workgroups"), ["a b"], r"athena\.workgroups: \['a b'\] is not allowed"),
+        (
+            ("athena", "bytesScannedCutoffPerQueryMiB"),
+            5,
+            r"bytesScannedCutoffPerQueryMiB: expected at least 10",
+        ),
+        (
+            ("redshift", "deployment"),
+            "dc2",
+            r"redshift\.deployment: 'dc2' is not allowed; expected one of serverless",
+        ),
+        (("redshift", "baseRpu"), 12, r"redshift\.baseRpu/maxRpu: 12/16 is not allowed"),
+        (("redshift", "maxRpu"), 0, r"redshift\.maxRpu: 0 is not allowed"),
+        (("redshift", "vpcCidr"), "0.0.0.0/0", r"redshift\.vpcCidr: '0.0.0.0/0' is not allowed"),
+        (("redshift", "endpointAzs"), 4, r"redshift\.endpointAzs: 4 is not allowed"),
+        (("redshift", "unknownKey"), 1, r"redshift: unknown key\(s\) unknownKey"),
+    ],
+)
+def test_bad_serving_values_name_the_key(path: tuple[str, str], value: object, message: str) -> None:
+    context = datalake_context()
+    context["environments"]["dev"]["serving"][path[0]][path[1]] = value
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config(context, "dev")

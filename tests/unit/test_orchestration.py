@@ -18,7 +18,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
-from datalake_constructs.orchestration import DataPipelineOrchestration, DataQualityCheck, QualityGate
+from datalake_constructs.orchestration import (
+    DataPipelineOrchestration,
+    DataQualityCheck,
+    QualityGate,
+    RedshiftSqlRefresh,
+)
 from tests.conftest import ROOT, SynthesizedPlatform, app_with_context
 
 PLACEHOLDERS = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
@@ -111,6 +116,7 @@ def test_steps_run_in_order(definition: dict[str, Any]) -> None:
         "StartProcessedCrawler",
         "ProcessedToConsumer",
         "StartConsumerCrawler",
+        "StartServingRefresh",
         "PipelineSucceeded",
     ]
     assert definition["StartAt"] == order[0]
@@ -169,7 +175,7 @@ def test_poll_loops_are_bounded(definition: dict[str, Any]) -> None:
     states = definition["States"]
     loops = [name for name, s in states.items() if s["Type"] == "Wait"]
 
-    assert len(loops) == 4  # three crawlers and the data-quality run
+    assert len(loops) == 5  # three crawlers, the data-quality run and the serving refresh
     for wait in loops:
         prefix = wait.removesuffix("Wait")
         choice = states[f"{prefix}Finished?"]
@@ -313,7 +319,53 @@ def test_role_is_scoped_to_the_pipeline_resources(prod_template: Template) -> No
     wildcard = [s for s in statements if s["Resource"] == "*"]
     for statement in wildcard:  # only the APIs without resource-level permissions
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert all(a.startswith(("xray:", "logs:")) for a in actions), actions
+        assert all(
+            a.startswith(("xray:", "logs:")) or a == "redshift-data:DescribeStatement" for a in actions
+        )
+    (serving,) = [s for s in statements if "redshift-data:BatchExecuteStatement" in s["Action"]]
+    # Batch SQL and temporary credentials only on the serving stack's workgroup (a cross-stack value).
+    assert set(serving["Action"]) == {
+        "redshift-data:BatchExecuteStatement",
+        "redshift-serverless:GetCredentials",
+    }
+    assert "WorkgroupArn" in json.dumps(serving["Resource"])
+
+
+def test_serving_refresh_creates_spectrum_schemas_and_polls_until_finished(
+    definition: dict[str, Any],
+) -> None:
+    states = definition["States"]
+    start = states["StartServingRefresh"]
+
+    assert start["Resource"].endswith(":aws-sdk:redshiftdata:batchExecuteStatement")
+    params = start["Parameters"]
+    assert params["WorkgroupName"] == "datalake-prod" and params["Database"] == "analytics"
+    assert "SecretArn" not in params  # Serverless: the role's temporary credentials
+    assert params["Sqls"] == [
+        "CREATE EXTERNAL SCHEMA IF NOT EXISTS consumer FROM DATA CATALOG DATABASE 'datalake_prod_consumer' "
+        "IAM_ROLE default",
+        "CREATE EXTERNAL SCHEMA IF NOT EXISTS processed FROM DATA CATALOG DATABASE 'datalake_prod_processed' "
+        "IAM_ROLE default",
+    ]
+    assert "StartConsumerCrawler" in reachable(states, "CheckRunningExecutions")
+    assert "StartServingRefresh" in reachable(states, "StartConsumerCrawler")
+    choice = states["ServingRefreshFinished?"]
+    finished = [c for c in choice["Choices"] if c.get("StringEquals") == "FINISHED"]
+    assert finished and finished[0]["Next"] == "ServingRefreshed"
+    assert states["ServingRefreshed"]["Next"] == "PipelineSucceeded"
+    failed = json.dumps(choice["Choices"][0])
+    assert '"FAILED"' in failed and '"ABORTED"' in failed
+    assert states["ServingRefreshUnsuccessful"]["Next"] == "NotifyFailure"
+
+
+def test_serving_refresh_role_is_tagged_with_its_database_roles(prod_template: Template) -> None:
+    roles = [
+        r
+        for r in prod_template.find_resources("AWS::IAM::Role").values()
+        if "states.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    (role,) = roles
+    assert {"Key": "RedshiftDbRoles", "Value": "sys:dba"} in role["Properties"]["Tags"]
 
 
 # --- validation -----------------------------------------------------------------------------------
@@ -361,6 +413,32 @@ def build(**overrides: Any) -> DataPipelineOrchestration:
 def test_bad_props_fail_with_a_clear_message(props: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build(**props)
+
+
+def test_serving_refresh_needs_sql_a_target_and_a_secret_for_clusters() -> None:
+    def refresh(**overrides: Any) -> RedshiftSqlRefresh:
+        props: dict[str, Any] = {
+            "target": {"WorkgroupName": "w"},
+            "resource_arn": "arn:aws:redshift-serverless:eu-west-1:123456789012:workgroup/x",
+            "database": "d",
+            "sqls": ["SELECT 1"],
+        }
+        props.update(overrides)
+        return RedshiftSqlRefresh(**props)
+
+    with pytest.raises(ValueError, match="serving_refresh: needs at least one SQL statement"):
+        build(serving_refresh=refresh(sqls=[]))
+    with pytest.raises(ValueError, match="serving_refresh: needs at least one SQL statement"):
+        build(serving_refresh=refresh(target={"Database": "x"}))
+    with pytest.raises(ValueError, match="secret_arn is required for a provisioned cluster"):
+        build(serving_refresh=refresh(target={"ClusterIdentifier": "c"}))
+
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift-abc"
+    pipeline = build(serving_refresh=refresh(target={"ClusterIdentifier": "c"}, secret_arn=secret))
+    template = Template.from_stack(cdk.Stack.of(pipeline))
+    assert definition_of(template)["States"]["StartServingRefresh"]["Parameters"]["SecretArn"] == secret
+    assert "secretsmanager:GetSecretValue" in json.dumps(template.find_resources("AWS::IAM::Policy"))
+    assert "GetCredentials" not in json.dumps(template.find_resources("AWS::IAM::Policy"))
 
 
 def test_optional_schedule_and_no_quality_check() -> None:

@@ -20,7 +20,7 @@ def test_stack_names_come_from_the_configuration(dev: SynthesizedPlatform, prod:
     assert dev.platform.ingestion.stack_name == "datalake-dev-ingestion"
     assert sorted(p.name for p in dev.template_files) == [
         f"datalake-dev-{component}.template.json"
-        for component in ("etl", "ingestion", "operations", "orchestration", "storage")
+        for component in ("etl", "ingestion", "operations", "orchestration", "serving", "storage")
     ]
 
 

@@ -1,0 +1,266 @@
+"""RedshiftWarehouse: Serverless and provisioned, private and encrypted; the default role; alarms; errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from datalake_constructs.redshift import (
+    ProvisionedOptions,
+    RedshiftDeployment,
+    RedshiftWarehouse,
+    ServerlessOptions,
+)
+from tests.conftest import SynthesizedPlatform, app_with_context
+
+
+def build(grant: bool = True, **overrides: Any) -> tuple[RedshiftWarehouse, cdk.Stack]:
+    stack = cdk.Stack(
+        app_with_context(), "Test", env=cdk.Environment(account="123456789012", region="eu-west-1")
+    )
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=3,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="i", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+    props: dict[str, Any] = {
+        "name": "sales-dev",
+        "vpc": vpc,
+        "encryption_key": kms.Key(stack, "Key"),
+        "alert_topic": sns.Topic(stack, "Alerts"),
+        "client_peers": [ec2.Peer.ipv4("10.0.0.0/16")],
+    }
+    props.update(overrides)
+    warehouse = RedshiftWarehouse(stack, "Warehouse", **props)
+    if grant:
+        consumer = s3.Bucket.from_bucket_name(stack, "Consumer", "sales-dev-consumer")
+        warehouse.grant_spectrum_read(
+            consumer, "daily/", databases=["sales_dev_consumer"], data_key=kms.Key(stack, "ZoneKey")
+        )
+        warehouse.grant_unload(consumer, "unload/")
+    return warehouse, stack
+
+
+@pytest.fixture(scope="module")
+def serverless() -> Template:
+    _, stack = build()
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def provisioned() -> Template:
+    _, stack = build(
+        deployment=RedshiftDeployment.PROVISIONED,
+        provisioned=ProvisionedOptions(
+            node_type="ra3.4xlarge", number_of_nodes=3, snapshot_retention_days=14
+        ),
+    )
+    return Template.from_stack(stack)
+
+
+def only(template: Template, kind: str) -> dict[str, Any]:
+    (resource,) = template.find_resources(kind).values()
+    props: dict[str, Any] = resource["Properties"]
+    return props
+
+
+def test_serverless_namespace_is_encrypted_with_a_managed_secret_and_audit_logs(serverless: Template) -> None:
+    namespace = only(serverless, "AWS::RedshiftServerless::Namespace")
+    (key_id,) = [k for k in serverless.find_resources("AWS::KMS::Key") if k.startswith("Key")]
+
+    assert namespace["ManageAdminPassword"] is True
+    assert "AdminUserPassword" not in namespace
+    assert namespace["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert namespace["AdminPasswordSecretKmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert namespace["LogExports"] == ["connectionlog", "userlog", "useractivitylog"]
+    assert namespace["AdminUsername"] == "dbadmin"
+    (role_id,) = [
+        r for r in serverless.find_resources("AWS::IAM::Role") if r.startswith("WarehouseDefaultRole")
+    ]
+    assert namespace["DefaultIamRoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_serverless_workgroup_is_private_routed_through_the_vpc_and_capped(serverless: Template) -> None:
+    workgroup = only(serverless, "AWS::RedshiftServerless::Workgroup")
+
+    assert workgroup["PubliclyAccessible"] is False
+    assert workgroup["EnhancedVpcRouting"] is True
+    assert (workgroup["BaseCapacity"], workgroup["MaxCapacity"]) == (8, 64)  # the defaults
+    assert len(workgroup["SubnetIds"]) == 3
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in workgroup["ConfigParameters"]}
+    assert params == {
+        "require_ssl": "true",
+        "enable_user_activity_logging": "true",
+        "max_query_execution_time": "3600",
+    }
+    assert workgroup["NamespaceName"] == {
+        "Ref": next(iter(serverless.find_resources("AWS::RedshiftServerless::Namespace")))
+    }
+
+
+def test_security_group_admits_clients_only_and_sends_https_only(serverless: Template) -> None:
+    (group,) = [
+        g
+        for g in serverless.find_resources("AWS::EC2::SecurityGroup").values()
+        if "Redshift" in g["Properties"]["GroupDescription"]
+    ]
+    (ingress,) = group["Properties"]["SecurityGroupIngress"]
+    assert (ingress["CidrIp"], ingress["FromPort"], ingress["ToPort"]) == ("10.0.0.0/16", 5439, 5439)
+    egress = group["Properties"]["SecurityGroupEgress"]
+    assert egress and all((e["FromPort"], e["ToPort"], e["IpProtocol"]) == (443, 443, "tcp") for e in egress)
+
+
+def test_default_role_reads_only_the_granted_prefixes_and_catalog_databases(serverless: Template) -> None:
+    policy = only(serverless, "AWS::IAM::ManagedPolicy")
+    text = json.dumps(policy["PolicyDocument"])
+    (role,) = [
+        r for i, r in serverless.find_resources("AWS::IAM::Role").items() if i.startswith("WarehouseDefault")
+    ]
+    trust = json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+
+    assert "redshift.amazonaws.com" in trust and "redshift-serverless.amazonaws.com" in trust
+    assert "sales-dev-consumer/daily/*" in text
+    assert "sales-dev-consumer/unload/*" in text and "s3:PutObject" in text
+    assert "database/sales_dev_consumer" in text and "table/sales_dev_consumer/*" in text
+    assert '"Resource": "*"' not in text
+    statements = policy["PolicyDocument"]["Statement"]
+    (put,) = [s for s in statements if "s3:PutObject" in s["Action"]]
+    assert "daily" not in json.dumps(put["Resource"])  # writes only under the unload prefix
+
+
+def test_serverless_alarms_on_failed_queries_and_daily_usage(serverless: Template) -> None:
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in serverless.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {"QueriesFailed", "ComputeSeconds"}
+    assert alarms["QueriesFailed"]["Namespace"] == "AWS/Redshift-Serverless"
+    assert alarms["QueriesFailed"]["Dimensions"] == [{"Name": "Workgroup", "Value": "sales-dev"}]
+    assert alarms["ComputeSeconds"]["Threshold"] == 24 * 3600  # 24 RPU-hours by default
+    assert alarms["ComputeSeconds"]["Period"] == 86400
+    assert all(a["AlarmActions"] for a in alarms.values())
+
+
+def test_provisioned_cluster_is_ra3_encrypted_private_logged_and_snapshotted(provisioned: Template) -> None:
+    cluster = only(provisioned, "AWS::Redshift::Cluster")
+
+    assert (cluster["NodeType"], cluster["NumberOfNodes"], cluster["ClusterType"]) == (
+        "ra3.4xlarge",
+        3,
+        "multi-node",
+    )
+    assert cluster["Encrypted"] is True and "KmsKeyId" in cluster
+    assert cluster["ManageMasterPassword"] is True and "MasterUserPassword" not in cluster
+    assert cluster["PubliclyAccessible"] is False and cluster["EnhancedVpcRouting"] is True
+    assert cluster["AutomatedSnapshotRetentionPeriod"] == 14
+    assert cluster["LoggingProperties"] == {
+        "LogDestinationType": "cloudwatch",
+        "LogExports": ["connectionlog", "userlog", "useractivitylog"],
+    }
+    params = only(provisioned, "AWS::Redshift::ClusterParameterGroup")["Parameters"]
+    assert {"ParameterName": "require_ssl", "ParameterValue": "true"} in params
+    assert {"ParameterName": "enable_user_activity_logging", "ParameterValue": "true"} in params
+    (resource,) = provisioned.find_resources("AWS::Redshift::Cluster").values()
+    assert resource["DeletionPolicy"] == "Snapshot"  # RETAIN becomes a final snapshot
+    assert provisioned.find_resources("AWS::RedshiftServerless::Workgroup") == {}
+
+
+def test_provisioned_statement_timeout_and_health_alarm(provisioned: Template) -> None:
+    params = only(provisioned, "AWS::Redshift::ClusterParameterGroup")["Parameters"]
+    assert {"ParameterName": "statement_timeout", "ParameterValue": "3600000"} in params
+    (alarm,) = provisioned.find_resources("AWS::CloudWatch::Alarm").values()
+    assert alarm["Properties"]["MetricName"] == "HealthStatus"
+    assert alarm["Properties"]["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["Properties"]["Dimensions"] == [{"Name": "ClusterIdentifier", "Value": "sales-dev"}]
+
+
+def test_sql_helpers_and_data_api_statements() -> None:
+    warehouse, stack = build()
+    assert warehouse.external_schema_sql("consumer", "sales_dev_consumer") == (
+        "CREATE EXTERNAL SCHEMA IF NOT EXISTS consumer FROM DATA CATALOG DATABASE 'sales_dev_consumer' "
+        "IAM_ROLE default"
+    )
+    with pytest.raises(ValueError, match="glue_database: 'x; DROP' is not allowed"):
+        warehouse.external_schema_sql("consumer", "x; DROP")
+    assert warehouse.data_api_target == {"WorkgroupName": "sales-dev"}
+    assert warehouse.admin_secret_arn is None  # Serverless: temporary IAM credentials
+    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    warehouse.grant_data_api(role)
+    text = json.dumps(stack.resolve(role.node.find_child("DefaultPolicy").document.to_json()))
+    assert "redshift-serverless:GetCredentials" in text and "secretsmanager" not in text
+
+
+def test_shipped_serving_has_no_password_no_open_ingress_and_no_nat(
+    env_platform: SynthesizedPlatform,
+) -> None:
+    for path in env_platform.template_files:
+        text = path.read_text()
+        assert "MasterUserPassword" not in text and "AdminUserPassword" not in text
+        template = json.loads(text)
+        for resource in template["Resources"].values():
+            assert resource["Type"] != "AWS::EC2::NatGateway"
+            for rule in (
+                resource["Properties"].get("SecurityGroupIngress", []) if "Properties" in resource else []
+            ):
+                assert rule.get("CidrIp") != "0.0.0.0/0" and rule.get("CidrIpv6") != "::/0"
+            if resource["Type"] == "AWS::EC2::SecurityGroupIngress":
+                assert resource["Properties"].get("CidrIp") != "0.0.0.0/0"
+    config = env_platform.platform.config.serving.redshift
+    serving = env_platform.template(env_platform.platform.serving)
+    workgroup = only(serving, "AWS::RedshiftServerless::Workgroup")
+    assert (workgroup["BaseCapacity"], workgroup["MaxCapacity"]) == (config.base_rpu, config.max_rpu)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"name": "Bad_Name"}, "name: 'Bad_Name' is not allowed"),
+        ({"database_name": "dev"}, "database_name: 'dev' is not allowed"),
+        ({"admin_username": "awsuser"}, "admin_username: 'awsuser' is not allowed"),
+        ({"port": 80}, "port: 80 is not allowed"),
+        ({"serverless": ServerlessOptions(base_rpu=12)}, "serverless.base_rpu: 12 is not allowed"),
+        ({"serverless": ServerlessOptions(base_rpu=64, max_rpu=32)}, "serverless.max_rpu: 32 is not allowed"),
+        ({"provisioned": ProvisionedOptions()}, "provisioned: not allowed with deployment SERVERLESS"),
+        (
+            {
+                "deployment": RedshiftDeployment.PROVISIONED,
+                "provisioned": ProvisionedOptions(node_type="dc2.large"),
+            },
+            "provisioned.node_type: 'dc2.large' is not allowed",
+        ),
+        (
+            {
+                "deployment": RedshiftDeployment.PROVISIONED,
+                "provisioned": ProvisionedOptions(snapshot_retention_days=0),
+            },
+            "provisioned.snapshot_retention_days: 0 is not allowed",
+        ),
+        (
+            {
+                "deployment": RedshiftDeployment.PROVISIONED,
+                "provisioned": ProvisionedOptions(statement_timeout_seconds=0),
+            },
+            "provisioned.statement_timeout_seconds: 0 is not allowed",
+        ),
+    ],
+)
+def test_bad_props_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(**overrides)
+
+
+def test_a_prefix_must_be_a_folder() -> None:
+    with pytest.raises(ValueError, match="prefix: 'daily' is not allowed"):
+        warehouse, stack = build(grant=False)
+        warehouse.grant_unload(s3.Bucket(stack, "B"), "daily")
