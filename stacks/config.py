@@ -130,6 +130,8 @@ class RedshiftConfig:
     max_rpu: int
     max_query_execution_seconds: int
     alarm_rpu_hours_per_day: int
+    usage_limit_rpu_hours_per_day: int  # Serverless: Redshift stops or reports usage beyond this
+    usage_limit_breach_action: str  # "log" | "emit-metric" | "deactivate"
     provisioned: ProvisionedRedshiftConfig | None
     vpc_cidr: str
     interface_endpoints: tuple[str, ...]  # e.g. ("glue",): Spectrum reaches the catalog privately
@@ -145,6 +147,7 @@ class ServingConfig:
 
 
 REDSHIFT_DEPLOYMENTS = ("serverless", "provisioned")
+USAGE_LIMIT_BREACH_ACTIONS = ("log", "emit-metric", "deactivate")
 RA3_NODE_TYPES = ("ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge")
 _PERSONA_RE = re.compile(r"[a-z][a-z0-9-]{1,19}")
 _CIDR_RE = re.compile(r"10\.\d{1,3}\.0\.0/(1[6-9]|2[0-2])")
@@ -452,6 +455,12 @@ def _redshift(section: _Section) -> RedshiftConfig:
         max_rpu=section.required_number("maxRpu", maximum=5632),
         max_query_execution_seconds=section.required_number("maxQueryExecutionSeconds", maximum=86399),
         alarm_rpu_hours_per_day=section.required_number("alarmRpuHoursPerDay", maximum=135_168),
+        usage_limit_rpu_hours_per_day=section.required_number("usageLimitRpuHoursPerDay", maximum=135_168),
+        usage_limit_breach_action=section.string(
+            "usageLimitBreachAction",
+            _one_of(USAGE_LIMIT_BREACH_ACTIONS),
+            f"one of {', '.join(USAGE_LIMIT_BREACH_ACTIONS)}",
+        ),
         provisioned=provisioned,
         vpc_cidr=section.string("vpcCidr", _CIDR_RE, "a 10.x.0.0/16 to /22 block"),
         interface_endpoints=tuple(

@@ -131,6 +131,8 @@ class ServingStack(PlatformStack):
                     max_rpu=redshift.max_rpu,
                     max_query_execution_seconds=redshift.max_query_execution_seconds,
                     alarm_rpu_hours_per_day=redshift.alarm_rpu_hours_per_day,
+                    usage_limit_rpu_hours_per_day=redshift.usage_limit_rpu_hours_per_day,
+                    usage_limit_breach_action=redshift.usage_limit_breach_action,
                 )
                 if provisioned is None
                 else None

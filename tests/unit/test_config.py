@@ -222,6 +222,8 @@ def test_serving_settings_per_environment() -> None:
     assert dev.redshift.provisioned is None
     assert (dev.redshift.endpoint_azs, prod.redshift.endpoint_azs) == (1, 3)
     assert "glue" in dev.redshift.interface_endpoints  # Spectrum reaches the catalog without a NAT
+    assert dev.redshift.usage_limit_breach_action == "deactivate"  # dev stops rather than overspends
+    assert dev.redshift.usage_limit_rpu_hours_per_day < prod.redshift.usage_limit_rpu_hours_per_day
 
 
 def test_provisioned_redshift_needs_its_block_and_only_then() -> None:
@@ -262,6 +264,11 @@ def test_provisioned_redshift_needs_its_block_and_only_then() -> None:
         (("redshift", "vpcCidr"), "0.0.0.0/0", r"redshift\.vpcCidr: '0.0.0.0/0' is not allowed"),
         (("redshift", "endpointAzs"), 4, r"redshift\.endpointAzs: 4 is not allowed"),
         (("redshift", "unknownKey"), 1, r"redshift: unknown key\(s\) unknownKey"),
+        (
+            ("redshift", "usageLimitBreachAction"),
+            "stop",
+            r"usageLimitBreachAction: 'stop' is not allowed; expected one of log, emit-metric, deactivate",
+        ),
     ],
 )
 def test_bad_serving_values_name_the_key(path: tuple[str, str], value: object, message: str) -> None:

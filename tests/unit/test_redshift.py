@@ -152,6 +152,35 @@ def test_serverless_alarms_on_failed_queries_and_daily_usage(serverless: Templat
     assert all(a["AlarmActions"] for a in alarms.values())
 
 
+def test_serverless_daily_usage_limit_is_managed_by_a_custom_resource(serverless: Template) -> None:
+    (limit,) = serverless.find_resources("Custom::RedshiftServerlessUsageLimit").values()
+    text = json.dumps(limit["Properties"])
+
+    for call in ("CreateUsageLimit", "UpdateUsageLimit", "DeleteUsageLimit"):
+        assert call in text
+    for fragment in (
+        '\\"usageType\\":\\"serverless-compute\\"',
+        '\\"period\\":\\"daily\\"',
+        '\\"amount\\":48',
+        "deactivate",
+    ):
+        assert fragment in text, fragment
+    policies = json.dumps(
+        [
+            p
+            for i, p in serverless.find_resources("AWS::IAM::Policy").items()
+            if i.startswith("WarehouseUsageLimit")
+        ]
+    )
+    assert "redshift-serverless:CreateUsageLimit" in policies and "usagelimit/*" in policies
+    (log_group,) = [
+        g
+        for i, g in serverless.find_resources("AWS::Logs::LogGroup").items()
+        if i.startswith("WarehouseUsageLimit")
+    ]
+    assert "KmsKeyId" in log_group["Properties"]  # the provider's logs are encrypted too
+
+
 def test_provisioned_cluster_is_ra3_encrypted_private_logged_and_snapshotted(provisioned: Template) -> None:
     cluster = only(provisioned, "AWS::Redshift::Cluster")
 
@@ -174,6 +203,7 @@ def test_provisioned_cluster_is_ra3_encrypted_private_logged_and_snapshotted(pro
     (resource,) = provisioned.find_resources("AWS::Redshift::Cluster").values()
     assert resource["DeletionPolicy"] == "Snapshot"  # RETAIN becomes a final snapshot
     assert provisioned.find_resources("AWS::RedshiftServerless::Workgroup") == {}
+    assert provisioned.find_resources("Custom::RedshiftServerlessUsageLimit") == {}
 
 
 def test_provisioned_statement_timeout_and_health_alarm(provisioned: Template) -> None:
@@ -232,6 +262,14 @@ def test_shipped_serving_has_no_password_no_open_ingress_and_no_nat(
         ({"serverless": ServerlessOptions(base_rpu=12)}, "serverless.base_rpu: 12 is not allowed"),
         ({"serverless": ServerlessOptions(base_rpu=64, max_rpu=32)}, "serverless.max_rpu: 32 is not allowed"),
         ({"provisioned": ProvisionedOptions()}, "provisioned: not allowed with deployment SERVERLESS"),
+        (
+            {"serverless": ServerlessOptions(usage_limit_breach_action="stop")},
+            "serverless.usage_limit_breach_action: 'stop' is not allowed; expected one of log, emit-metric",
+        ),
+        (
+            {"serverless": ServerlessOptions(usage_limit_rpu_hours_per_day=0)},
+            "serverless.usage_limit_rpu_hours_per_day: 0 is not allowed",
+        ),
         (
             {
                 "deployment": RedshiftDeployment.PROVISIONED,
