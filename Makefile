@@ -12,11 +12,13 @@ UV_VERSION := 0.13.8
 UV := .tools/uv/bin/uv
 ENV ?= dev
 
-.PHONY: help install synth test lint format bench bench-etl clean
+.PHONY: help install synth test lint format bench bench-etl cost diagram clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag, cfn-lint and checkov"
 	@echo "make test                  install, ruff + mypy, the whole pytest suite"
+	@echo "make cost                  idle monthly cost of every environment, from its synthesized templates"
+	@echo "make diagram               regenerate docs/architecture.md (Mermaid) from the synthesized dev app"
 	@echo "make lint | format | bench | bench-etl | clean"
 
 $(UV):
@@ -61,6 +63,12 @@ bench: install  ## synth time vs an empty app; transform Lambda throughput and i
 
 bench-etl: install  ## raw_to_processed on 1M events vs a plain Spark floor; consumer bytes scanned (minutes)
 	python benchmarks/etl_benchmark.py
+
+cost: install  ## idle USD/month per environment, synthesized into a temp dir; COST_ARGS=--markdown for the README
+	python benchmarks/idle_cost.py $(COST_ARGS)
+
+diagram: install  ## synthesizes dev into a temp dir and regenerates docs/architecture.md
+	python tools/architecture.py --env dev --output docs/architecture.md
 
 clean:
 	rm -rf cdk.out .venv .tools node_modules .pytest_cache .mypy_cache .ruff_cache
