@@ -6,11 +6,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from constructs import Construct
 
+from datalake_constructs.dashboard import PipelineDashboard
 from datalake_constructs.orchestration import DataPipelineOrchestration, DataQualityCheck, QualityGate
 from datalake_constructs.storage import DataLakeStorage, DataLakeZone
 from stacks.base import PlatformStack
 from stacks.config import PlatformConfig
 from stacks.etl_stack import EVENTS_PREFIX, EtlStack
+from stacks.ingestion_stack import IngestionStack
 from stacks.operations_stack import OperationsStack
 from stacks.references import zone_bucket
 from stacks.serving_stack import ServingStack
@@ -27,6 +29,7 @@ class OrchestrationStack(PlatformStack):
         storage: DataLakeStorage,
         etl: EtlStack,
         operations: OperationsStack,
+        ingestion: IngestionStack | None = None,
         serving: ServingStack | None = None,
     ) -> None:
         super().__init__(scope, config=config, component="orchestration", description="event-driven pipeline")
@@ -63,4 +66,42 @@ class OrchestrationStack(PlatformStack):
                 else None
             ),
             removal_policy=config.removal_policy,
+        )
+        self.dashboard = self._dashboard(config, etl, ingestion, serving)
+
+    def _dashboard(
+        self,
+        config: PlatformConfig,
+        etl: EtlStack,
+        ingestion: IngestionStack | None,
+        serving: ServingStack | None,
+    ) -> PipelineDashboard:
+        """Pipeline health on one page: ingestion, transform, Glue, this state machine, serving."""
+        warehouse = serving.warehouse if serving is not None else None
+        return PipelineDashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{config.name_prefix}-pipeline-health",
+            delivery_stream_name=(
+                ingestion.delivery.delivery_stream.delivery_stream_name if ingestion is not None else None
+            ),
+            kinesis_stream_name=(
+                ingestion.data_stream.stream.stream_name
+                if ingestion is not None and ingestion.data_stream is not None
+                else None
+            ),
+            transform_function_name=(
+                ingestion.transform_function.function_name
+                if ingestion is not None and ingestion.transform_function is not None
+                else None
+            ),
+            transform_metrics_namespace=f"{config.project}/{config.env_name}/Ingestion",
+            glue_job_names=[etl.raw_to_processed_job_name, etl.processed_to_consumer_job_name],
+            crawler_names=[etl.catalog.crawler_name(zone) for zone in ("raw", "processed", "consumer")],
+            state_machine_name=f"{config.name_prefix}-pipeline",
+            athena_workgroup_names=list(serving.athena.workgroups) if serving is not None else [],
+            redshift_serverless_workgroup_name=(
+                warehouse.name if warehouse is not None and warehouse.workgroup is not None else None
+            ),
+            alarms=self.pipeline.alarms,
         )

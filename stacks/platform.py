@@ -47,7 +47,13 @@ def build_platform(app: cdk.App) -> Platform:
         app, config=config, storage=storage.storage, etl=etl, alert_topic=operations.alert_topic
     )
     orchestration = OrchestrationStack(
-        app, config=config, storage=storage.storage, etl=etl, operations=operations, serving=serving
+        app,
+        config=config,
+        storage=storage.storage,
+        etl=etl,
+        operations=operations,
+        ingestion=ingestion,
+        serving=serving,
     )
     # Safety net: any alarm a construct did not wire itself still reaches on-call.
     add_alarm_actions(app, operations.alert_topic)
