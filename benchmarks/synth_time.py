@@ -29,7 +29,7 @@ def dependencies() -> str:
     for path in [*ROOT.glob("constructs/datalake_constructs/*.py"), *ROOT.glob("stacks/*.py")]:
         found.update(
             f"aws_cdk.{name}"
-            for name in re.findall(r"^from aws_cdk import (aws_\w+)", path.read_text(), re.M)
+            for name in re.findall(r"^from aws_cdk import (aws_\w+|custom_resources)", path.read_text(), re.M)
         )
     return ", ".join(sorted(found))
 

@@ -24,8 +24,16 @@ class PlatformStack(cdk.Stack):
         )
         self.config = config
 
-    def new_key(self, construct_id: str, purpose: str) -> kms.Key:
-        """A customer-managed key with rotation, removed only where the environment allows it."""
+    def new_key(self, construct_id: str, purpose: str) -> kms.IKey:
+        """A customer-managed key with rotation, removed only where the environment allows it.
+
+        With ``sharedEncryptionKey`` (dev) every stack uses the operations stack's key instead: one key
+        ($1/month) rather than one per stack. Grants then land in the principals' own policies (the
+        key policy trusts the account) and service statements in that key's policy.
+        """
+        shared = self.shared_key
+        if shared is not None:
+            return shared
         return kms.Key(
             self,
             construct_id,
@@ -33,3 +41,17 @@ class PlatformStack(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=self.config.removal_policy,
         )
+
+    @property
+    def shared_key(self) -> kms.IKey | None:
+        """The environment's one key when the configuration shares it, else None (a key per stack)."""
+        operations_name = self.config.stack_name("operations")
+        if not self.config.shared_encryption_key or self.stack_name == operations_name:
+            return None
+        operations = self.node.root.node.try_find_child(operations_name)
+        key = getattr(operations, "key", None)
+        if not isinstance(key, kms.Key):
+            raise ValueError(
+                f"sharedEncryptionKey: the {operations_name} stack and its key must be created first"
+            )
+        return key

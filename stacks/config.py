@@ -173,6 +173,7 @@ class PlatformConfig:
     region: str | None
     production: bool
     allow_destroy: bool
+    shared_encryption_key: bool  # one CMK for every stack (cheap dev) instead of one per stack
     storage: StorageConfig
     ingestion: IngestionConfig
     etl: EtlConfig
@@ -516,6 +517,7 @@ def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
         region=env.optional_string("region", _REGION_RE, "an AWS region name such as eu-west-1, or null"),
         production=env.boolean("production"),
         allow_destroy=env.boolean("allowDestroy"),
+        shared_encryption_key=env.boolean("sharedEncryptionKey"),
         storage=_storage(env.section("storage")),
         ingestion=_ingestion(env.section("ingestion")),
         etl=_etl(env.section("etl")),

@@ -18,7 +18,8 @@ class OperationsStack(PlatformStack):
             scope, config=config, component="operations", description="alerting and cost guardrails"
         )
         operations = config.operations
-        self.key = self.new_key("AlertsKey", "alert topic")
+        purpose = "every stack (shared key)" if config.shared_encryption_key else "alert topic"
+        self.key = self.new_key("AlertsKey", purpose)
         self.alerts = AlertTopic(
             self,
             "Alerts",

@@ -37,6 +37,7 @@ class StorageStack(PlatformStack):
             self,
             "DataLake",
             bucket_name_prefix=config.name_prefix,
+            encryption_key=self.shared_key,
             raw_lifecycle=_lifecycle(storage.raw),
             processed_lifecycle=_lifecycle(storage.processed),
             consumer_lifecycle=_lifecycle(storage.consumer),

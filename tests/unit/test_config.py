@@ -277,3 +277,14 @@ def test_bad_serving_values_name_the_key(path: tuple[str, str], value: object, m
 
     with pytest.raises(ConfigError, match=message):
         parse_config(context, "dev")
+
+
+def test_only_dev_shares_one_encryption_key() -> None:
+    assert parse_config(datalake_context(), "dev").shared_encryption_key is True
+    assert parse_config(datalake_context(), "prod").shared_encryption_key is False
+    context = datalake_context()
+    context["environments"]["dev"]["sharedEncryptionKey"] = "yes"
+    with pytest.raises(
+        ConfigError, match=r"dev\.sharedEncryptionKey: 'yes' is not allowed; expected true or false"
+    ):
+        parse_config(context, "dev")

@@ -120,3 +120,30 @@ def test_service_access_to_keys_is_conditioned_against_confused_deputies(
         assert "kms:EncryptionContext:aws:logs:arn" in statement["Condition"]["ArnLike"]
     for statement in alerts:
         assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+
+
+def test_dev_shares_one_key_across_stacks_and_prod_has_one_per_stack(
+    dev: SynthesizedPlatform, prod: SynthesizedPlatform
+) -> None:
+    def keys(env: SynthesizedPlatform) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for path in env.template_files:
+            template = json.loads(path.read_text())
+            found[path.name] = [i for i, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+        return found
+
+    dev_keys = {name: ids for name, ids in keys(dev).items() if ids}
+    assert (
+        list(dev_keys) == ["datalake-dev-operations.template.json"]
+        and len(dev_keys[next(iter(dev_keys))]) == 1
+    )
+    assert all(len(ids) == 1 for ids in keys(prod).values())  # one key per stack: separate blast radius
+    # The shared key's policy carries what the other stacks' services need (CloudWatch Logs here).
+    operations = dev.template(dev.platform.operations)
+    (key,) = operations.find_resources("AWS::KMS::Key").values()
+    assert "kms:EncryptionContext:aws:logs:arn" in json.dumps(key["Properties"]["KeyPolicy"])
+    serving = json.loads(dev.template_file(dev.platform.serving).read_text())
+    namespace = next(
+        r for r in serving["Resources"].values() if r["Type"] == "AWS::RedshiftServerless::Namespace"
+    )
+    assert "Fn::GetStackOutput" in json.dumps(namespace["Properties"]["KmsKeyId"])  # the operations key
