@@ -100,6 +100,7 @@ class OperationsConfig:
     alert_emails: tuple[str, ...]
     monthly_budget_usd: int
     budget_thresholds_percent: tuple[int, ...]  # actual spend; 100 % of forecast always alerts too
+    dashboard: bool  # the pipeline-health dashboard ($3/month at list price)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class RedshiftConfig:
     usage_limit_rpu_hours_per_day: int  # Serverless: Redshift stops or reports usage beyond this
     usage_limit_breach_action: str  # "log" | "emit-metric" | "deactivate"
     provisioned: ProvisionedRedshiftConfig | None
+    enhanced_vpc_routing: bool  # COPY/UNLOAD/Spectrum through the VPC (then Glue needs an endpoint)
     vpc_cidr: str
     interface_endpoints: tuple[str, ...]  # e.g. ("glue",): Spectrum reaches the catalog privately
     endpoint_azs: int  # AZs holding interface endpoints (each is billed per AZ-hour)
@@ -399,6 +401,7 @@ def _operations(section: _Section) -> OperationsConfig:
         alert_emails=tuple(emails),
         monthly_budget_usd=section.required_number("monthlyBudgetUsd", maximum=10_000_000),
         budget_thresholds_percent=tuple(thresholds),
+        dashboard=section.boolean("dashboard"),
     )
     section.done()
     if not thresholds or sorted(set(thresholds)) != thresholds:
@@ -463,6 +466,7 @@ def _redshift(section: _Section) -> RedshiftConfig:
             f"one of {', '.join(USAGE_LIMIT_BREACH_ACTIONS)}",
         ),
         provisioned=provisioned,
+        enhanced_vpc_routing=section.boolean("enhancedVpcRouting"),
         vpc_cidr=section.string("vpcCidr", _CIDR_RE, "a 10.x.0.0/16 to /22 block"),
         interface_endpoints=tuple(
             section.string_list("interfaceEndpoints", _SERVICE_RE, "a list of AWS service endpoint names")
@@ -479,6 +483,11 @@ def _redshift(section: _Section) -> RedshiftConfig:
         raise ConfigError(
             f"{section.path}.baseRpu/maxRpu: {redshift.base_rpu}/{redshift.max_rpu} is not allowed; expected "
             "multiples of 8, base at least 8 and max at least base"
+        )
+    if redshift.enhanced_vpc_routing and "glue" not in redshift.interface_endpoints:
+        raise ConfigError(
+            f"{section.path}.interfaceEndpoints: must include 'glue' when enhancedVpcRouting is true "
+            "(Spectrum reaches the Glue catalog through the VPC, which has no NAT)"
         )
     if (deployment == "provisioned") != (provisioned is not None):
         raise ConfigError(f"{section.path}.provisioned: required with deployment 'provisioned', else null")

@@ -67,7 +67,9 @@ class OrchestrationStack(PlatformStack):
             ),
             removal_policy=config.removal_policy,
         )
-        self.dashboard = self._dashboard(config, etl, ingestion, serving)
+        self.dashboard = (
+            self._dashboard(config, etl, ingestion, serving) if config.operations.dashboard else None
+        )
 
     def _dashboard(
         self,

@@ -147,6 +147,7 @@ class ServingStack(PlatformStack):
                 if provisioned is not None
                 else None
             ),
+            enhanced_vpc_routing=redshift.enhanced_vpc_routing,
             client_peers=[ec2.Peer.ipv4(redshift.vpc_cidr)],
             alert_topic=alert_topic,
             removal_policy=config.removal_policy,

@@ -111,6 +111,8 @@ class RedshiftWarehouse(Construct):
         serverless, provisioned: options of the chosen deployment. Default: their defaults.
         database_name: Default: ``analytics``.
         admin_username: Default: ``dbadmin`` (not the well-known ``awsuser``).
+        enhanced_vpc_routing: route COPY, UNLOAD and Spectrum traffic through the VPC (its endpoints
+            must then reach S3 and, for Spectrum, Glue). Default: True.
         client_peers: who may connect on the port. Default: the VPC's CIDR (pass a literal
             ``ec2.Peer.ipv4("10.0.0.0/16")`` when you know it: rule checkers cannot evaluate a GetAtt).
         port: Default: 5439.
@@ -131,6 +133,7 @@ class RedshiftWarehouse(Construct):
         provisioned: ProvisionedOptions | None = None,
         database_name: str = "analytics",
         admin_username: str = "dbadmin",
+        enhanced_vpc_routing: bool = True,
         client_peers: Sequence[ec2.IPeer] | None = None,
         port: int = 5439,
         alert_topic: sns.ITopic | None = None,
@@ -150,6 +153,7 @@ class RedshiftWarehouse(Construct):
         self.name = name
         self.database_name = database_name
         self._removal_policy = removal_policy
+        self._enhanced_vpc_routing = enhanced_vpc_routing
         self.namespace: redshift_serverless.CfnNamespace | None = None
         self.workgroup: redshift_serverless.CfnWorkgroup | None = None
         self.cluster: redshift.CfnCluster | None = None
@@ -227,7 +231,7 @@ class RedshiftWarehouse(Construct):
             namespace_name=namespace.ref,  # the Ref is the name, and orders creation
             base_capacity=options.base_rpu,
             max_capacity=options.max_rpu,
-            enhanced_vpc_routing=True,
+            enhanced_vpc_routing=self._enhanced_vpc_routing,
             publicly_accessible=False,
             port=port,
             subnet_ids=subnets.subnet_ids,
@@ -448,7 +452,7 @@ class RedshiftWarehouse(Construct):
             encrypted=True,
             kms_key_id=self.encryption_key.key_arn,
             publicly_accessible=False,
-            enhanced_vpc_routing=True,
+            enhanced_vpc_routing=self._enhanced_vpc_routing,
             port=port,
             cluster_subnet_group_name=subnet_group.ref,
             cluster_parameter_group_name=parameter_group.ref,

@@ -221,7 +221,10 @@ def test_serving_settings_per_environment() -> None:
     assert dev.redshift.base_rpu == 8  # the lowest base capacity keeps dev cheap
     assert dev.redshift.provisioned is None
     assert (dev.redshift.endpoint_azs, prod.redshift.endpoint_azs) == (1, 3)
-    assert "glue" in dev.redshift.interface_endpoints  # Spectrum reaches the catalog without a NAT
+    # prod routes Redshift traffic through the VPC, whose Glue endpoint lets Spectrum reach the catalog
+    # without a NAT; dev skips both (the endpoint alone would be $7.30/month).
+    assert prod.redshift.enhanced_vpc_routing and "glue" in prod.redshift.interface_endpoints
+    assert not dev.redshift.enhanced_vpc_routing and dev.redshift.interface_endpoints == ()
     assert dev.redshift.usage_limit_breach_action == "deactivate"  # dev stops rather than overspends
     assert dev.redshift.usage_limit_rpu_hours_per_day < prod.redshift.usage_limit_rpu_hours_per_day
 
@@ -277,6 +280,24 @@ def test_bad_serving_values_name_the_key(path: tuple[str, str], value: object, m
 
     with pytest.raises(ConfigError, match=message):
         parse_config(context, "dev")
+
+
+def test_enhanced_vpc_routing_requires_a_glue_endpoint() -> None:
+    context = datalake_context()
+    context["environments"]["prod"]["serving"]["redshift"]["interfaceEndpoints"] = []
+    with pytest.raises(
+        ConfigError, match=r"interfaceEndpoints: must include 'glue' when enhancedVpcRouting is true"
+    ):
+        parse_config(context, "prod")
+
+
+def test_dashboard_setting_per_environment() -> None:
+    assert parse_config(datalake_context(), "prod").operations.dashboard is True
+    assert parse_config(datalake_context(), "dev").operations.dashboard is False  # $3/month idle
+    context = datalake_context()
+    del context["environments"]["prod"]["operations"]["dashboard"]
+    with pytest.raises(ConfigError, match=r"operations\.dashboard: required key is missing"):
+        parse_config(context, "prod")
 
 
 def test_only_dev_shares_one_encryption_key() -> None:

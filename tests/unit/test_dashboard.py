@@ -395,9 +395,9 @@ def test_invalid_options_are_rejected_naming_the_option(props: dict[str, Any], m
         PipelineDashboard(stack, "Dashboard", **props)
 
 
-def test_the_shipped_dashboard_watches_every_pipeline_component(env_platform: Any) -> None:
-    platform = env_platform.platform
-    template = env_platform.template(platform.orchestration)
+def test_the_shipped_dashboard_watches_every_pipeline_component(prod: Any) -> None:
+    platform = prod.platform
+    template = prod.template(platform.orchestration)
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])  # with cross-stack values as written
     prefix = platform.config.name_prefix
@@ -417,3 +417,9 @@ def test_the_shipped_dashboard_watches_every_pipeline_component(env_platform: An
     ):
         assert expected in body, expected
     assert ("AWS/Kinesis" in body) == (platform.ingestion.data_stream is not None)
+
+
+def test_the_dashboard_is_a_per_environment_choice(dev: Any) -> None:
+    # dev leaves it out to stay within its idle-cost target (operations.dashboard: false)
+    assert dev.platform.config.operations.dashboard is False
+    assert dev.template(dev.platform.orchestration).find_resources("AWS::CloudWatch::Dashboard") == {}

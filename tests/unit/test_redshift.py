@@ -109,6 +109,13 @@ def test_serverless_workgroup_is_private_routed_through_the_vpc_and_capped(serve
     }
 
 
+def test_enhanced_vpc_routing_can_be_turned_off() -> None:
+    _, stack = build(enhanced_vpc_routing=False)
+    assert (
+        only(Template.from_stack(stack), "AWS::RedshiftServerless::Workgroup")["EnhancedVpcRouting"] is False
+    )
+
+
 def test_security_group_admits_clients_only_and_sends_https_only(serverless: Template) -> None:
     (group,) = [
         g
@@ -250,6 +257,7 @@ def test_shipped_serving_has_no_password_no_open_ingress_and_no_nat(
     serving = env_platform.template(env_platform.platform.serving)
     workgroup = only(serving, "AWS::RedshiftServerless::Workgroup")
     assert (workgroup["BaseCapacity"], workgroup["MaxCapacity"]) == (config.base_rpu, config.max_rpu)
+    assert workgroup["EnhancedVpcRouting"] is config.enhanced_vpc_routing
 
 
 @pytest.mark.parametrize(
