@@ -41,7 +41,8 @@ def consumer_queries(database: str) -> list[NamedQuerySpec]:
             query=(
                 "SELECT event_date, event_type, SUM(event_count) AS events, SUM(unique_users) AS users, "
                 f"SUM(total_amount) AS amount FROM {table} "
-                "WHERE event_date >= current_date - INTERVAL '7' DAY "
+                # Crawlers type Hive partition values as strings: compare strings, which still prunes.
+                "WHERE event_date >= CAST(current_date - INTERVAL '7' DAY AS varchar) "
                 "GROUP BY event_date, event_type ORDER BY event_date DESC, events DESC"
             ),
         ),
@@ -51,7 +52,8 @@ def consumer_queries(database: str) -> list[NamedQuerySpec]:
             database=database,
             query=(
                 f"SELECT event_date, currency, SUM(total_amount) AS amount FROM {table} "
-                "WHERE event_date >= current_date - INTERVAL '30' DAY AND currency IS NOT NULL "
+                "WHERE event_date >= CAST(current_date - INTERVAL '30' DAY AS varchar) "
+                "AND currency IS NOT NULL "
                 "GROUP BY event_date, currency ORDER BY event_date DESC, currency"
             ),
         ),
@@ -167,9 +169,7 @@ class ServingStack(PlatformStack):
             resource_arn=self.warehouse.arn,
             database=self.warehouse.database_name,
             secret_arn=self.warehouse.admin_secret_arn,
-            secret_key=self.key if self.warehouse.admin_secret_arn is not None else None,
-            # Serverless: the pipeline's temporary database user may create schemas.
-            db_roles=["sys:dba"] if self.warehouse.admin_secret_arn is None else [],
+            secret_key=self.key,
             sqls=[
                 self.warehouse.external_schema_sql("consumer", consumer_database),
                 self.warehouse.external_schema_sql("processed", processed_database),

@@ -33,6 +33,8 @@ TRANSIENT_ERRORS = [
     "Glue.ConcurrentRunsExceededException",
     "Sfn.ThrottlingException",  # SDK integrations name errors <Service>.<Error> in PascalCase
     "SNS.ThrottledException",
+    "RedshiftData.ActiveStatementsExceededException",
+    "RedshiftData.InternalServerException",
     "States.Timeout",
 ]
 _ONE = 1.0  # a data-quality score of 1.0 means every rule passed
@@ -74,10 +76,8 @@ class RedshiftSqlRefresh:
         sqls: statements run in order, in one transaction, each idempotent.
         secret_arn: the Secrets Manager secret of the user the SQL runs as. Default: none, meaning
             temporary credentials of the state machine's role (Serverless only: the database user is
-            ``IAMR:<role name>``, in the database roles ``db_roles``).
+            ``IAMR:<role name>``, which needs the privileges the SQL uses granted in the database).
         secret_key: the KMS key encrypting that secret. Default: none (AWS-managed key).
-        db_roles: database roles the role's temporary user gets (IAM tag ``RedshiftDbRoles``), e.g.
-            ``["sys:dba"]``. Default: none.
     """
 
     target: Mapping[str, str]
@@ -86,7 +86,6 @@ class RedshiftSqlRefresh:
     sqls: Sequence[str]
     secret_arn: str | None = None
     secret_key: kms.IKey | None = None
-    db_roles: Sequence[str] = ()
 
 
 class DataPipelineOrchestration(Construct):
@@ -176,7 +175,6 @@ class DataPipelineOrchestration(Construct):
         self._name = state_machine_name
         self._poll_interval = poll_interval
         self._max_polls = max_polls
-        self._db_roles: list[str] = []
         stack = cdk.Stack.of(self)
         self._state_machine_arn = stack.format_arn(
             service="states",
@@ -250,9 +248,6 @@ class DataPipelineOrchestration(Construct):
             ),
             removal_policy=removal_policy,
         )
-        if self._db_roles:
-            # Redshift Serverless puts the role's temporary database user in these database roles.
-            cdk.Tags.of(self.state_machine.role).add("RedshiftDbRoles", ":".join(self._db_roles))
         if alert_key is not None:
             # Publishing to the encrypted topic: exact actions rather than the grant helper's wildcards.
             self.state_machine.add_to_role_policy(
@@ -655,7 +650,6 @@ class DataPipelineOrchestration(Construct):
                     actions=["redshift-serverless:GetCredentials"], resources=[refresh.resource_arn]
                 )
             )
-            self._db_roles = list(refresh.db_roles)
         submit = self._protected(
             "StartServingRefresh",
             tasks.CallAwsService(

@@ -86,11 +86,11 @@ class RedshiftWarehouse(Construct):
     Serverless (default): a namespace encrypted with the key, admin password generated and kept in
     Secrets Manager by Redshift (encrypted with the key; never in the template or context), audit
     logs exported, and a workgroup in the VPC's isolated subnets with enhanced VPC routing, no public
-    access, base/max RPU and a query time limit. Provisioned: an encrypted RA3 cluster with the same
-    secret and network rules, a parameter group requiring SSL and logging user activity, automated
-    snapshots and a statement timeout. (Redshift usage limits have no CloudFormation type that
-    cfn-lint or CDK's template validation accept, so cost is capped by max RPU / node count and
-    query time, and watched by the usage alarm.)
+    access, base/max RPU, a query time limit and a daily usage limit. Provisioned: an encrypted RA3
+    cluster with the same secret and network rules, a parameter group requiring SSL and logging user
+    activity, automated snapshots and a statement timeout. ``admin_secret_arn`` is the managed admin
+    secret in both cases (for Serverless, read once at deploy time, as CloudFormation does not return
+    it), for SQL automation through the Data API.
 
     The security group accepts the Redshift port only from ``client_peers`` (the VPC by default) and
     sends only HTTPS (to the VPC's endpoints; the isolated subnets have no other route out).
@@ -249,6 +249,7 @@ class RedshiftWarehouse(Construct):
         )
         workgroup.apply_removal_policy(removal_policy)
         self.namespace, self.workgroup = namespace, workgroup
+        self.admin_secret_arn = self._serverless_admin_secret(namespace)
         self.data_api_target = {"WorkgroupName": self.name}
         self.arn = workgroup.attr_workgroup_workgroup_arn
 
@@ -291,6 +292,54 @@ class RedshiftWarehouse(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+        )
+
+    def _serverless_admin_secret(self, namespace: redshift_serverless.CfnNamespace) -> str:
+        """The ARN of the admin secret Redshift manages: GetNamespace returns it, CloudFormation does not."""
+        lookup = cr.AwsCustomResource(
+            self,
+            "AdminSecretLookup",
+            resource_type="Custom::RedshiftServerlessAdminSecret",
+            on_update=cr.AwsSdkCall(  # also run on create
+                service="redshift-serverless",
+                action="GetNamespace",
+                parameters={"namespaceName": namespace.ref},
+                physical_resource_id=cr.PhysicalResourceId.of(self.name),
+                output_paths=["namespace.adminPasswordSecretArn"],
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["redshift-serverless:GetNamespace"],
+                        resources=[namespace.attr_namespace_namespace_arn],
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+            log_group=self._provider_log_group(),
+        )
+        policy = lookup.node.try_find_child("CustomResourcePolicy")
+        if policy is not None:
+            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+                _acknowledge(
+                    policy,
+                    f"{pack}-IAMNoInlinePolicy",
+                    "aws-cdk-lib's AwsCustomResource policy: GetNamespace on this namespace only.",
+                )
+        return lookup.get_response_field("namespace.adminPasswordSecretArn")
+
+    def _provider_log_group(self) -> logs.ILogGroup:
+        """One CMK-encrypted log group for the stack's AwsCustomResource provider (a singleton)."""
+        existing = self.node.try_find_child("ProviderLogs")
+        if isinstance(existing, logs.LogGroup):
+            return existing
+        _allow_cloudwatch_logs(self.encryption_key)
+        return logs.LogGroup(
+            self,
+            "ProviderLogs",
+            encryption_key=self.encryption_key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=self._removal_policy,
         )
 
     def _serverless_usage_limit(self, workgroup_arn: str) -> cr.AwsCustomResource:
@@ -347,15 +396,8 @@ class RedshiftWarehouse(Construct):
                 ]
             ),
             install_latest_aws_sdk=False,
-            log_group=logs.LogGroup(
-                self,
-                "UsageLimitProviderLogs",
-                encryption_key=self.encryption_key,
-                retention=logs.RetentionDays.ONE_YEAR,
-                removal_policy=self._removal_policy,
-            ),
+            log_group=self._provider_log_group(),
         )
-        _allow_cloudwatch_logs(self.encryption_key)
         self._acknowledge_usage_limit_provider(limit, limits)
         return limit
 
@@ -513,10 +555,12 @@ class RedshiftWarehouse(Construct):
         self.policy.add_statements(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]),
             iam.PolicyStatement(
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{prefix}*", prefix]}},
             ),
+            # A separate statement: GetBucketLocation requests carry no s3:prefix to match.
+            iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
             iam.PolicyStatement(
                 actions=[
                     "glue:GetDatabase",
@@ -570,8 +614,8 @@ class RedshiftWarehouse(Construct):
         )
 
     def data_api_statements(self) -> list[iam.PolicyStatement]:
-        """What a caller of the Redshift Data API needs to run SQL here: as the admin user through the
-        managed secret (provisioned), or as its own temporary IAM user (Serverless)."""
+        """What a caller of the Redshift Data API needs to run SQL here as the admin user (managed
+        secret)."""
         statements = [
             iam.PolicyStatement(
                 actions=["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"],
@@ -602,13 +646,15 @@ class RedshiftWarehouse(Construct):
             grantee.grant_principal.add_to_principal_policy(statement)
 
     def external_schema_sql(self, schema: str, glue_database: str) -> str:
-        """Idempotent DDL of a Spectrum schema over a Glue database, using the default role."""
+        """Idempotent DDL of a Spectrum schema over a Glue database, using the warehouse's role."""
         for option, value in (("schema", schema), ("glue_database", glue_database)):
             if not _DATABASE_RE.fullmatch(value):
                 raise ValueError(f"{option}: {value!r} is not allowed; expected a lowercase SQL identifier")
+        # A provisioned cluster has no default role in CloudFormation: name the role.
+        role = "default" if self.deployment == RedshiftDeployment.SERVERLESS else f"'{self.role.role_arn}'"
         return (
             f"CREATE EXTERNAL SCHEMA IF NOT EXISTS {schema} FROM DATA CATALOG "
-            f"DATABASE '{glue_database}' IAM_ROLE default"
+            f"DATABASE '{glue_database}' IAM_ROLE {role}"
         )
 
     # --- metrics ---

@@ -191,3 +191,39 @@ def test_shipped_workgroups_per_persona_with_configured_cutoffs(env_platform: Sy
 def test_bad_props_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build(**overrides)
+
+
+def test_results_bucket_may_log_into_the_storage_access_log_bucket(env_platform: SynthesizedPlatform) -> None:
+    storage = env_platform.template(env_platform.platform.storage)
+    prefix = env_platform.platform.config.name_prefix
+    statements = [
+        s
+        for policy in storage.find_resources("AWS::S3::BucketPolicy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "AthenaResultsAccessLogs"
+    ]
+    (statement,) = statements
+    assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert statement["Action"] == "s3:PutObject"
+    assert f":s3:::{prefix}-athena-results" in json.dumps(statement["Condition"]["ArnLike"])
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    serving = env_platform.template(env_platform.platform.serving)
+    (bucket,) = [
+        b
+        for b in serving.find_resources("AWS::S3::Bucket").values()
+        if f"{prefix}-athena-results-" in json.dumps(b["Properties"].get("BucketName"))
+    ]
+    logging = bucket["Properties"]["LoggingConfiguration"]
+    assert f"{prefix}-access-logs-" in json.dumps(logging["DestinationBucketName"])
+    assert logging["LogFilePrefix"] == "athena-results/"
+
+
+def test_shipped_named_queries_prune_on_the_string_partition_column(prod: SynthesizedPlatform) -> None:
+    serving = prod.template(prod.platform.serving)
+    queries = [
+        q["Properties"]["QueryString"] for q in serving.find_resources("AWS::Athena::NamedQuery").values()
+    ]
+    assert queries
+    for query in queries:
+        # crawler-made partition columns are strings: compare with a string so partitions prune
+        assert "WHERE event_date >= CAST(current_date - INTERVAL" in query and "AS varchar)" in query

@@ -183,7 +183,7 @@ def test_serverless_daily_usage_limit_is_managed_by_a_custom_resource(serverless
     (log_group,) = [
         g
         for i, g in serverless.find_resources("AWS::Logs::LogGroup").items()
-        if i.startswith("WarehouseUsageLimit")
+        if i.startswith("WarehouseProviderLogs")
     ]
     assert "KmsKeyId" in log_group["Properties"]  # the provider's logs are encrypted too
 
@@ -231,11 +231,42 @@ def test_sql_helpers_and_data_api_statements() -> None:
     with pytest.raises(ValueError, match="glue_database: 'x; DROP' is not allowed"):
         warehouse.external_schema_sql("consumer", "x; DROP")
     assert warehouse.data_api_target == {"WorkgroupName": "sales-dev"}
-    assert warehouse.admin_secret_arn is None  # Serverless: temporary IAM credentials
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     warehouse.grant_data_api(role)
     text = json.dumps(stack.resolve(role.node.find_child("DefaultPolicy").document.to_json()))
-    assert "redshift-serverless:GetCredentials" in text and "secretsmanager" not in text
+    assert "secretsmanager:GetSecretValue" in text and "AdminSecretLookup" in text
+    assert "redshift-data:BatchExecuteStatement" in text
+
+
+def test_serverless_admin_secret_is_read_from_get_namespace(serverless: Template) -> None:
+    (lookup,) = serverless.find_resources("Custom::RedshiftServerlessAdminSecret").values()
+    text = json.dumps(lookup["Properties"])
+    assert "GetNamespace" in text and "namespace.adminPasswordSecretArn" in text
+    policies = [
+        p for i, p in serverless.find_resources("AWS::IAM::Policy").items() if i.startswith("WarehouseAdmin")
+    ]
+    (policy,) = policies
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "redshift-serverless:GetNamespace"
+    assert "NamespaceArn" in json.dumps(statement["Resource"])  # this namespace only
+
+
+def test_provisioned_spectrum_names_its_role_and_uses_the_managed_secret() -> None:
+    warehouse, stack = build(deployment=RedshiftDeployment.PROVISIONED, provisioned=ProvisionedOptions())
+    sql = json.dumps(stack.resolve(warehouse.external_schema_sql("consumer", "sales_dev_consumer")))
+    assert "IAM_ROLE 'arn:" in sql or "IAM_ROLE '" in sql
+    assert "default" not in sql  # a cluster has no default role from CloudFormation
+    assert "WarehouseDefaultRole" in sql
+    assert warehouse.data_api_target == {"ClusterIdentifier": "sales-dev"}
+    assert "MasterPasswordSecretArn" in json.dumps(stack.resolve(warehouse.admin_secret_arn))
+
+
+def test_bucket_location_is_allowed_without_a_prefix_condition(serverless: Template) -> None:
+    statements = only(serverless, "AWS::IAM::ManagedPolicy")["PolicyDocument"]["Statement"]
+    (location,) = [s for s in statements if s["Action"] == "s3:GetBucketLocation"]
+    assert "Condition" not in location
+    (listing,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == ["daily/*", "daily/"]
 
 
 def test_shipped_serving_has_no_password_no_open_ingress_and_no_nat(
