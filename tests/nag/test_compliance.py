@@ -15,7 +15,8 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from stacks.compliance import PACKS, add_compliance_checks, nag_violations
-from tests.conftest import ENVIRONMENTS, SynthesizedPlatform, app_with_context
+from stacks.platform import build_platform
+from tests.conftest import ENVIRONMENTS, SynthesizedPlatform, app_with_context, cdk_json_context
 from tests.validators import CheckovResult, Finding, run_cfn_lint, run_checkov
 
 MIN_REASON_LENGTH = 60
@@ -144,3 +145,22 @@ def test_every_checkov_skip_has_a_reason(checkov: CheckovResult) -> None:
     assert checkov.skips, "expected the documented skips (e.g. the log bucket's own logging)"
     for skip in checkov.skips:
         assert len(skip["comment"]) >= MIN_REASON_LENGTH, skip
+
+
+def test_the_provisioned_redshift_option_passes_every_validator(tmp_path: Path) -> None:
+    """The shipped environments use Serverless; switching prod to a provisioned RA3 cluster must stay
+    as clean (nag, cfn-lint, checkov) without new acknowledgments."""
+    context = cdk_json_context()
+    redshift = context["datalake"]["environments"]["prod"]["serving"]["redshift"]
+    redshift["deployment"] = "provisioned"
+    redshift["provisioned"] = {"nodeType": "ra3.xlplus", "numberOfNodes": 2, "snapshotRetentionDays": 7}
+    context["env"] = "prod"
+    app = cdk.App(context=context, outdir=str(tmp_path))
+    platform = build_platform(app)
+    app.synth()  # raises on any unacknowledged nag finding
+    template_path = tmp_path / f"{platform.serving.artifact_id}.template.json"
+    template = json.loads(template_path.read_text())
+    assert any(r["Type"] == "AWS::Redshift::Cluster" for r in template["Resources"].values())
+    assert nag_violations(app) == []
+    assert run_cfn_lint([template_path]) == []
+    assert run_checkov([template_path]).failed == []

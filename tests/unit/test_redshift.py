@@ -123,7 +123,7 @@ def test_security_group_admits_clients_only_and_sends_https_only(serverless: Tem
         if "Redshift" in g["Properties"]["GroupDescription"]
     ]
     (ingress,) = group["Properties"]["SecurityGroupIngress"]
-    assert (ingress["CidrIp"], ingress["FromPort"], ingress["ToPort"]) == ("10.0.0.0/16", 5439, 5439)
+    assert (ingress["CidrIp"], ingress["FromPort"], ingress["ToPort"]) == ("10.0.0.0/16", 5440, 5440)
     egress = group["Properties"]["SecurityGroupEgress"]
     assert egress and all((e["FromPort"], e["ToPort"], e["IpProtocol"]) == (443, 443, "tcp") for e in egress)
 
