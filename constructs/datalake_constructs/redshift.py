@@ -517,9 +517,9 @@ class RedshiftWarehouse(Construct):
                 "skip": [
                     {
                         "id": "CKV_AWS_71",
-                        "comment": "Audit logging is on: connection, user and user-activity logs are exported "
-                        "to CloudWatch Logs (LoggingProperties.LogDestinationType cloudwatch); the check only "
-                        "recognizes the older S3 BucketName form.",
+                        "comment": "Audit logging is on: connection, user and user-activity logs go "
+                        "to CloudWatch Logs (LoggingProperties.LogDestinationType cloudwatch); the "
+                        "check only recognizes the older S3 BucketName form.",
                     }
                 ]
             },
