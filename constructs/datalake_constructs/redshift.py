@@ -117,6 +117,8 @@ class RedshiftWarehouse(Construct):
             ``ec2.Peer.ipv4("10.0.0.0/16")`` when you know it: rule checkers cannot evaluate a GetAtt).
         port: Default: 5440 (not the well-known 5439: nag AwsSolutions-RS4; valid for Serverless too).
         alert_topic: where the alarms go. Default: none.
+        audit_log_retention: of the connection, user and user-activity log groups (created here,
+            encrypted with the key). Default: one year.
         removal_policy: Default: RETAIN (a provisioned cluster takes a final snapshot on SNAPSHOT).
     """
 
@@ -137,6 +139,7 @@ class RedshiftWarehouse(Construct):
         client_peers: Sequence[ec2.IPeer] | None = None,
         port: int = 5440,
         alert_topic: sns.ITopic | None = None,
+        audit_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -195,10 +198,33 @@ class RedshiftWarehouse(Construct):
         self.policy = iam.ManagedPolicy(self, "DefaultRolePolicy", roles=[self.role])
         self.alarms: list[cloudwatch.Alarm] = []
 
+        # Redshift writes its audit logs into these groups when they exist (else it creates them
+        # without retention or a CMK): create them first, encrypted, with a retention.
+        _allow_cloudwatch_logs(encryption_key)
+        log_prefix = (
+            f"/aws/redshift/{name}"
+            if self.deployment == RedshiftDeployment.SERVERLESS
+            else (f"/aws/redshift/cluster/{name}")
+        )
+        self.audit_log_groups = [
+            logs.LogGroup(
+                self,
+                f"{log_type.capitalize()}Group",
+                log_group_name=f"{log_prefix}/{log_type}",
+                encryption_key=encryption_key,
+                retention=audit_log_retention,
+                removal_policy=removal_policy,
+            )
+            for log_type in LOG_EXPORTS
+        ]
         if self.deployment == RedshiftDeployment.SERVERLESS:
             self._serverless(subnets, admin_username, port, removal_policy)
         else:
             self._provisioned(subnets, admin_username, port, removal_policy)
+        exporter = self.namespace if self.namespace is not None else self.cluster
+        for group in self.audit_log_groups:
+            if exporter is not None:
+                exporter.node.add_dependency(group)
         if alert_topic is not None:
             for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(alert_topic))

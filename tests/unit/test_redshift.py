@@ -91,6 +91,26 @@ def test_serverless_namespace_is_encrypted_with_a_managed_secret_and_audit_logs(
     assert namespace["DefaultIamRoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
 
 
+def test_audit_log_groups_exist_encrypted_with_retention_before_redshift_exports(
+    serverless: Template, provisioned: Template
+) -> None:
+    for template, prefix, exporter_type in (
+        (serverless, "/aws/redshift/sales-dev/", "AWS::RedshiftServerless::Namespace"),
+        (provisioned, "/aws/redshift/cluster/sales-dev/", "AWS::Redshift::Cluster"),
+    ):
+        groups = {
+            logical_id: g["Properties"]
+            for logical_id, g in template.find_resources("AWS::Logs::LogGroup").items()
+            if str(g["Properties"].get("LogGroupName", "")).startswith(prefix)
+        }
+        assert sorted(g["LogGroupName"] for g in groups.values()) == [
+            f"{prefix}{t}" for t in ("connectionlog", "useractivitylog", "userlog")
+        ]
+        assert all("KmsKeyId" in g and g["RetentionInDays"] == 365 for g in groups.values())
+        (exporter,) = template.find_resources(exporter_type).values()
+        assert set(groups) <= set(exporter["DependsOn"])
+
+
 def test_serverless_workgroup_is_private_routed_through_the_vpc_and_capped(serverless: Template) -> None:
     workgroup = only(serverless, "AWS::RedshiftServerless::Workgroup")
 
