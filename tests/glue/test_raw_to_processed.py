@@ -112,6 +112,23 @@ def test_every_reason_and_its_precedence(spark: SparkSession) -> None:
     assert rejected.columns == ["reason", "raw", "source_file"]
 
 
+def test_whitespace_around_lines_and_in_required_fields(spark: SparkSession) -> None:
+    """The parse checks the common "{...}" line without trimming it; padded lines still get trimmed."""
+    lines = {
+        " \t" + json.dumps(event("padded")) + " \r": None,
+        "\f" + json.dumps(event("m-1")) + " x": "malformed_json",
+        "  [1, 2]  ": "malformed_json",
+        json.dumps(event(" \t\r\n\f")): "missing_event_id",
+        json.dumps(event("vt", event_type="\u000b")): "invalid_event_type",  # not WHITESPACE: not blank
+        json.dumps(event("t", event_time=" \t ")): "missing_event_time",
+    }
+    valid, rejected = job.validate(job.parse(lines_frame(spark, [*lines, " \f\t ", ""])))
+    assert {row["raw"]: row["reason"] for row in rejected.collect()} == {
+        line: reason for line, reason in lines.items() if reason is not None
+    }
+    assert [row["event_id"] for row in valid.collect()] == ["padded"]
+
+
 def test_parse_types_values_exactly(spark: SparkSession) -> None:
     big = '{"event_id": "big", "event_type": "purchase", "event_time": "2026-11-23T09:30:00.5+02:00", '
     big += '"amount": 9999999999999999.99, "currency": "JPY", "user_id": "u", "session_id": "s"}'
