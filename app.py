@@ -3,8 +3,8 @@
 
 import aws_cdk as cdk
 
-from stacks.platform import build_platform
+from stacks.platform import APP_OPTIONS, build_platform
 
-app = cdk.App()
+app = cdk.App(**APP_OPTIONS)
 build_platform(app)
 app.synth()

@@ -20,7 +20,7 @@ import aws_cdk as cdk  # noqa: E402 (after PATH is set for jsii)
 import pytest  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
-from stacks.platform import Platform, build_platform  # noqa: E402
+from stacks.platform import APP_OPTIONS, Platform, build_platform  # noqa: E402
 
 ROOT = _NODE_BIN.parent.parent
 ENVIRONMENTS = ("dev", "prod")
@@ -35,7 +35,7 @@ def cdk_json_context() -> dict[str, Any]:
 def app_with_context(tmp_path: Path | None = None, **overrides: Any) -> cdk.App:
     context = cdk_json_context()
     context.update(overrides)
-    return cdk.App(context=context, outdir=str(tmp_path) if tmp_path else None)
+    return cdk.App(context=context, outdir=str(tmp_path) if tmp_path else None, **APP_OPTIONS)
 
 
 @dataclass(frozen=True)

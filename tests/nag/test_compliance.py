@@ -15,7 +15,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from stacks.compliance import PACKS, add_compliance_checks, nag_violations
-from stacks.platform import build_platform
+from stacks.platform import APP_OPTIONS, build_platform
 from tests.conftest import ENVIRONMENTS, SynthesizedPlatform, app_with_context, cdk_json_context
 from tests.validators import CheckovResult, Finding, run_cfn_lint, run_checkov
 
@@ -155,7 +155,7 @@ def test_the_provisioned_redshift_option_passes_every_validator(tmp_path: Path) 
     redshift["deployment"] = "provisioned"
     redshift["provisioned"] = {"nodeType": "ra3.xlplus", "numberOfNodes": 2, "snapshotRetentionDays": 7}
     context["env"] = "prod"
-    app = cdk.App(context=context, outdir=str(tmp_path))
+    app = cdk.App(context=context, outdir=str(tmp_path), **APP_OPTIONS)
     platform = build_platform(app)
     app.synth()  # raises on any unacknowledged nag finding
     template_path = tmp_path / f"{platform.serving.artifact_id}.template.json"
