@@ -68,6 +68,8 @@ class IngestionConfig:
     buffering_interval_seconds: int
     buffering_size_mib: int
     transform_lambda: bool
+    alarm_freshness_minutes: int  # oldest undelivered Firehose record older than this alarms
+    alarm_iterator_age_minutes: int  # Kinesis consumer lag beyond this alarms
 
 
 INGESTION_SOURCES = ("direct_put", "kinesis")
@@ -347,8 +349,16 @@ def _ingestion(section: _Section) -> IngestionConfig:
         buffering_interval_seconds=section.required_number("bufferingIntervalSeconds", maximum=900),
         buffering_size_mib=section.required_number("bufferingSizeMiB", maximum=128),
         transform_lambda=section.boolean("transformLambda"),
+        alarm_freshness_minutes=section.required_number("alarmFreshnessMinutes", maximum=1440),
+        alarm_iterator_age_minutes=section.required_number("alarmIteratorAgeMinutes", maximum=10080),
     )
     section.done()
+    if ingestion.alarm_freshness_minutes * 60 <= ingestion.buffering_interval_seconds:
+        raise ConfigError(
+            f"{section.path}.alarmFreshnessMinutes: {ingestion.alarm_freshness_minutes} is not allowed; it "
+            f"must exceed bufferingIntervalSeconds ({ingestion.buffering_interval_seconds} s), or every "
+            "normal buffer would alarm"
+        )
     return ingestion
 
 

@@ -51,6 +51,7 @@ class IngestionStack(PlatformStack):
                 retention=cdk.Duration.hours(settings.kinesis_retention_hours),
                 encryption_key=self.key,
                 alarm_topic=self.alert_topic,
+                iterator_age_threshold=cdk.Duration.minutes(settings.alarm_iterator_age_minutes),
                 removal_policy=removal,
             )
 
@@ -68,6 +69,7 @@ class IngestionStack(PlatformStack):
             buffering_interval=cdk.Duration.seconds(settings.buffering_interval_seconds),
             buffering_size=cdk.Size.mebibytes(settings.buffering_size_mib),
             alarm_topic=self.alert_topic,
+            freshness_threshold=cdk.Duration.minutes(settings.alarm_freshness_minutes),
             removal_policy=removal,
         )
 

@@ -309,3 +309,13 @@ def test_only_dev_shares_one_encryption_key() -> None:
         ConfigError, match=r"dev\.sharedEncryptionKey: 'yes' is not allowed; expected true or false"
     ):
         parse_config(context, "dev")
+
+
+def test_freshness_alarm_must_exceed_the_buffering_interval() -> None:
+    context = datalake_context()
+    context["environments"]["dev"]["ingestion"]["alarmFreshnessMinutes"] = 5  # = the 300 s buffer
+    with pytest.raises(
+        ConfigError, match=r"ingestion\.alarmFreshnessMinutes: 5 is not allowed; it must exceed"
+    ):
+        parse_config(context, "dev")
+    assert parse_config(datalake_context(), "prod").ingestion.alarm_iterator_age_minutes == 10

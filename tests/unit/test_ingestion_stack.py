@@ -117,3 +117,17 @@ def test_alarm_coverage_per_environment(synthesized: Any, env_name: str, metrics
     alarms = resources(synthesized(env_name), "AWS::CloudWatch::Alarm")
 
     assert {a["Properties"]["MetricName"] for a in alarms.values()} == metrics
+
+
+def test_alarm_thresholds_come_from_the_configuration(env_platform: SynthesizedPlatform) -> None:
+    settings = env_platform.platform.config.ingestion
+    template = env_platform.template(env_platform.platform.ingestion)
+    alarms = {
+        a["Properties"].get("MetricName"): a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+
+    assert alarms["DeliveryToS3.DataFreshness"]["Threshold"] == settings.alarm_freshness_minutes * 60
+    if env_platform.platform.ingestion.data_stream is not None:
+        iterator_age = alarms["GetRecords.IteratorAgeMilliseconds"]["Threshold"]
+        assert iterator_age == settings.alarm_iterator_age_minutes * 60_000
