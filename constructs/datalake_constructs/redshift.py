@@ -279,46 +279,22 @@ class RedshiftWarehouse(Construct):
         self.data_api_target = {"WorkgroupName": self.name}
         self.arn = workgroup.attr_workgroup_workgroup_arn
 
-        dims = {"Workgroup": self.name}
-        self.alarms.append(
-            cloudwatch.Metric(
-                namespace="AWS/Redshift-Serverless",
-                metric_name="QueriesFailed",
-                dimensions_map=dims,
-                statistic="Sum",
-                period=cdk.Duration.minutes(5),
-            ).create_alarm(
-                self,
-                "QueriesFailedAlarm",
-                alarm_description=f"Queries failed on Redshift Serverless workgroup {self.name}",
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        self._alarm(
+            "QueriesFailedAlarm",
+            self.metric("QueriesFailed"),
+            f"Queries failed on Redshift Serverless workgroup {self.name}",
+            threshold=0,
         )
         self.usage_limit = self._serverless_usage_limit(workgroup.attr_workgroup_workgroup_arn)
         # The alarm reports a day's RPU-hours above the budget, before the usage limit acts.
-        self.alarms.append(
-            cloudwatch.Metric(
-                namespace="AWS/Redshift-Serverless",
-                metric_name="ComputeSeconds",
-                dimensions_map=dims,
-                statistic="Sum",
-                period=cdk.Duration.days(1),
-            ).create_alarm(
-                self,
-                "DailyUsageAlarm",
-                alarm_description=(
-                    f"Redshift Serverless {self.name} used more than {options.alarm_rpu_hours_per_day} "
-                    "RPU-hours in a day"
-                ),
-                threshold=options.alarm_rpu_hours_per_day * 3600,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        self._alarm(
+            "DailyUsageAlarm",
+            self.metric("ComputeSeconds", period=cdk.Duration.days(1)),
+            f"Redshift Serverless {self.name} used more than {options.alarm_rpu_hours_per_day} "
+            "RPU-hours in a day",
+            threshold=options.alarm_rpu_hours_per_day * 3600,
         )
+        self._acknowledge_sdk_provider()
 
     def _serverless_admin_secret(self, namespace: redshift_serverless.CfnNamespace) -> str:
         """The ARN of the admin secret Redshift manages: GetNamespace returns it, CloudFormation does not."""
@@ -344,14 +320,7 @@ class RedshiftWarehouse(Construct):
             install_latest_aws_sdk=False,
             log_group=self._provider_log_group(),
         )
-        policy = lookup.node.try_find_child("CustomResourcePolicy")
-        if policy is not None:
-            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-                _acknowledge(
-                    policy,
-                    f"{pack}-IAMNoInlinePolicy",
-                    "aws-cdk-lib's AwsCustomResource policy: GetNamespace on this namespace only.",
-                )
+        _acknowledge_custom_resource_policy(lookup, "GetNamespace on this namespace only")
         return lookup.get_response_field("namespace.adminPasswordSecretArn")
 
     def _provider_log_group(self) -> logs.ILogGroup:
@@ -359,8 +328,7 @@ class RedshiftWarehouse(Construct):
         existing = self.node.try_find_child("ProviderLogs")
         if isinstance(existing, logs.LogGroup):
             return existing
-        _allow_cloudwatch_logs(self.encryption_key)
-        return logs.LogGroup(
+        return logs.LogGroup(  # the key already lets CloudWatch Logs use it (see __init__)
             self,
             "ProviderLogs",
             encryption_key=self.encryption_key,
@@ -424,33 +392,26 @@ class RedshiftWarehouse(Construct):
             install_latest_aws_sdk=False,
             log_group=self._provider_log_group(),
         )
-        self._acknowledge_usage_limit_provider(limit, limits)
-        return limit
-
-    def _acknowledge_usage_limit_provider(self, limit: cr.AwsCustomResource, limits: str) -> None:
-        policy = limit.node.try_find_child("CustomResourcePolicy")
+        policy = _acknowledge_custom_resource_policy(limit, "the three usage-limit calls of this workgroup")
         if policy is not None:
-            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-                _acknowledge(
-                    policy,
-                    f"{pack}-IAMNoInlinePolicy",
-                    "aws-cdk-lib's AwsCustomResource policy: the three usage-limit calls of this workgroup.",
-                )
             _acknowledge(
                 policy,
                 f"AwsSolutions-IAM5[Resource::{_nag_format(self, limits)}]",
                 "A usage limit's id is generated by Redshift on creation; Update/Delete are confined to "
                 "usage limits of this account and region.",
             )
-        # The singleton provider Lambda (one per stack), owned by aws-cdk-lib.
+        return limit
+
+    def _acknowledge_sdk_provider(self) -> None:
+        """Findings on the stack's singleton AwsCustomResource provider Lambda, owned by aws-cdk-lib."""
         provider = self._stack.node.try_find_child(
             f"AWS{cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace('-', '')}"
         )
         if provider is None:
             return
         reason = (
-            "aws-cdk-lib's AwsCustomResource provider: runs only on stack create/update/delete to manage "
-            "the usage limit, holds no data; its runtime and role are managed by aws-cdk-lib."
+            "aws-cdk-lib's AwsCustomResource provider: runs only on stack create/update/delete (usage limit, "
+            "admin-secret lookup), holds no data; its runtime and role are managed by aws-cdk-lib."
         )
         for rule in (
             "AwsSolutions-L1",
@@ -558,22 +519,14 @@ class RedshiftWarehouse(Construct):
             resource_name=self.name,
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-        self.alarms.append(
-            cloudwatch.Metric(
-                namespace="AWS/Redshift",
-                metric_name="HealthStatus",
-                dimensions_map={"ClusterIdentifier": self.name},
-                statistic="Minimum",
-                period=cdk.Duration.minutes(5),
-            ).create_alarm(
-                self,
-                "HealthAlarm",
-                alarm_description=f"Redshift cluster {self.name} is unhealthy",
-                threshold=1,
-                evaluation_periods=3,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            )
+        self._alarm(
+            "HealthAlarm",
+            self.metric("HealthStatus", statistic="Minimum"),
+            f"Redshift cluster {self.name} is unhealthy",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=3,
+            missing=cloudwatch.TreatMissingData.BREACHING,
         )
 
     # --- grants and SQL ---
@@ -698,8 +651,11 @@ class RedshiftWarehouse(Construct):
 
     # --- metrics ---
 
-    def metric(self, metric_name: str, *, statistic: str = "Sum") -> cloudwatch.Metric:
-        """A metric of this warehouse (AWS/Redshift-Serverless by workgroup, AWS/Redshift by cluster)."""
+    def metric(
+        self, metric_name: str, *, statistic: str = "Sum", period: cdk.Duration | None = None
+    ) -> cloudwatch.Metric:
+        """A metric of this warehouse (AWS/Redshift-Serverless by workgroup, AWS/Redshift by cluster),
+        per ``period`` (default 5 minutes)."""
         if self.deployment == RedshiftDeployment.SERVERLESS:
             namespace, dims = "AWS/Redshift-Serverless", {"Workgroup": self.name}
         else:
@@ -709,7 +665,30 @@ class RedshiftWarehouse(Construct):
             metric_name=metric_name,
             dimensions_map=dims,
             statistic=statistic,
-            period=cdk.Duration.minutes(5),
+            period=period if period is not None else cdk.Duration.minutes(5),
+        )
+
+    def _alarm(
+        self,
+        alarm_id: str,
+        metric: cloudwatch.Metric,
+        description: str,
+        *,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> None:
+        self.alarms.append(
+            metric.create_alarm(
+                self,
+                alarm_id,
+                alarm_description=description,
+                threshold=threshold,
+                evaluation_periods=evaluation_periods,
+                comparison_operator=comparison,
+                treat_missing_data=missing,
+            )
         )
 
 
@@ -738,6 +717,21 @@ def _allow_cloudwatch_logs(key: kms.IKey) -> None:
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
         )
     )
+
+
+def _acknowledge_custom_resource_policy(
+    resource: cr.AwsCustomResource, scope_of_calls: str
+) -> IConstruct | None:
+    """Acknowledge the inline-policy finding on an AwsCustomResource's own policy; return the policy."""
+    policy = resource.node.try_find_child("CustomResourcePolicy")
+    if policy is not None:
+        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+            _acknowledge(
+                policy,
+                f"{pack}-IAMNoInlinePolicy",
+                f"aws-cdk-lib's AwsCustomResource policy: {scope_of_calls}.",
+            )
+    return policy
 
 
 def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
