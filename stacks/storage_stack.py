@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from datalake_constructs.storage import DataLakeStorage, ZoneLifecycle, zone_bucket_name
@@ -49,20 +48,9 @@ class StorageStack(PlatformStack):
             removal_policy=config.removal_policy,
             auto_delete_objects=config.allow_destroy,
         )
-        # A bucket in another stack cannot add itself to this bucket's policy: allow it here, by name.
-        logs_bucket = self.storage.access_logs_bucket
-        logs_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AthenaResultsAccessLogs",
-                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
-                actions=["s3:PutObject"],
-                resources=[logs_bucket.arn_for_objects(f"{ATHENA_LOGS_PREFIX}*")],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:s3:::"
-                        + zone_bucket_name(config.name_prefix, ATHENA_RESULTS_BUCKET)
-                    },
-                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
-                },
-            )
+        # The serving stack's Athena results bucket logs here; it cannot add itself to this policy.
+        self.storage.allow_access_logs_from(
+            zone_bucket_name(config.name_prefix, ATHENA_RESULTS_BUCKET),
+            ATHENA_LOGS_PREFIX,
+            sid="AthenaResultsAccessLogs",
         )

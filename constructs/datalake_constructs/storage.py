@@ -310,6 +310,30 @@ class DataLakeStorage(Construct):
         """Read and write objects of one zone (and use the zone key)."""
         return self.bucket(zone).grant_read_write(grantee, objects_key_pattern)
 
+    def allow_access_logs_from(self, source_bucket_name: str, prefix: str, *, sid: str | None = None) -> None:
+        """Let S3 deliver server access logs of another bucket (e.g. one in another stack, which cannot
+        add itself to this policy) under ``prefix`` of the access-log bucket; this account only."""
+        if not prefix.endswith("/") or prefix.startswith("/"):
+            raise ValueError(f"prefix: {prefix!r} is not allowed; expected a key prefix such as 'athena/'")
+        bucket = self.access_logs_bucket
+        result = bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:s3:::{source_bucket_name}"},
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                },
+            )
+        )
+        if not result.statement_added:
+            raise ValueError(
+                "allow_access_logs_from: the access-log bucket was passed in, so its policy is not managed "
+                "here; add the statement to that bucket's policy instead"
+            )
+
     # --- internals ---
 
     def _bucket_name(self, label: str) -> str | None:

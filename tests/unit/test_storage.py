@@ -422,3 +422,31 @@ def test_unknown_zone_names_the_allowed_zones(default: tuple[Template, DataLakeS
         ValueError, match=r"zone: 'gold' is not allowed; expected one of raw, processed, consumer"
     ):
         storage.bucket("gold")
+
+
+def test_access_logs_from_another_bucket_are_admitted_by_name_for_this_account_only() -> None:
+    stack, storage = build()
+    storage.allow_access_logs_from("other-bucket", "other/", sid="OtherLogs")
+    policies = Template.from_stack(stack).find_resources("AWS::S3::BucketPolicy").values()
+    (statement,) = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "OtherLogs"
+    ]
+
+    assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert statement["Action"] == "s3:PutObject"
+    assert "other/*" in str(statement["Resource"])
+    assert ":s3:::other-bucket" in str(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    with pytest.raises(ValueError, match="prefix: 'other' is not allowed"):
+        storage.allow_access_logs_from("other-bucket", "other")
+
+
+def test_access_logs_from_another_bucket_need_a_log_bucket_managed_here() -> None:
+    stack = cdk.Stack(app_with_context(), "Passed")
+    logs_bucket = s3.Bucket.from_bucket_name(stack, "Logs", "existing-logs")
+    storage = DataLakeStorage(stack, "DataLake", server_access_logs_bucket=logs_bucket)
+    with pytest.raises(ValueError, match="the access-log bucket was passed in"):
+        storage.allow_access_logs_from("other-bucket", "other/")
