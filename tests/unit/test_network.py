@@ -107,3 +107,24 @@ def test_shipped_serving_vpc_has_three_azs_even_when_environment_agnostic(
 def test_bad_props_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build(**overrides)
+
+
+def test_defaults() -> None:
+    stack = cdk.Stack(
+        app_with_context(), "Defaults", env=cdk.Environment(account="123456789012", region="eu-west-1")
+    )
+    IsolatedVpc(stack, "Network", interface_endpoints=["glue"])
+    template = Template.from_stack(stack)
+
+    (vpc,) = template.find_resources("AWS::EC2::VPC").values()
+    assert vpc["Properties"]["CidrBlock"] == "10.20.0.0/16"
+    assert len(template.find_resources("AWS::EC2::Subnet")) == 3
+    (endpoint,) = [
+        e
+        for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
+        if e["Properties"]["VpcEndpointType"] == "Interface"
+    ]
+    assert len(endpoint["Properties"]["SubnetIds"]) == 3  # every subnet's AZ unless endpoint_azs says less
+    (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    assert log_group["DeletionPolicy"] == "Retain" and log_group["Properties"]["RetentionInDays"] == 365
+    assert "KmsKeyId" not in log_group["Properties"]  # no key given: CloudWatch Logs' own encryption

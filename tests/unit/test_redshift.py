@@ -274,7 +274,7 @@ def test_serverless_admin_secret_is_read_from_get_namespace(serverless: Template
 def test_provisioned_spectrum_names_its_role_and_uses_the_managed_secret() -> None:
     warehouse, stack = build(deployment=RedshiftDeployment.PROVISIONED, provisioned=ProvisionedOptions())
     sql = json.dumps(stack.resolve(warehouse.external_schema_sql("consumer", "sales_dev_consumer")))
-    assert "IAM_ROLE 'arn:" in sql or "IAM_ROLE '" in sql
+    assert "IAM_ROLE '" in sql
     assert "default" not in sql  # a cluster has no default role from CloudFormation
     assert "WarehouseDefaultRole" in sql
     assert warehouse.data_api_target == {"ClusterIdentifier": "sales-dev"}
@@ -361,3 +361,23 @@ def test_a_prefix_must_be_a_folder() -> None:
     with pytest.raises(ValueError, match="prefix: 'daily' is not allowed"):
         warehouse, stack = build(grant=False)
         warehouse.grant_unload(s3.Bucket(stack, "B"), "daily")
+
+
+def test_defaults(serverless: Template) -> None:
+    namespace = only(serverless, "AWS::RedshiftServerless::Namespace")
+    workgroup = only(serverless, "AWS::RedshiftServerless::Workgroup")
+    assert (namespace["DbName"], namespace["AdminUsername"]) == ("analytics", "dbadmin")
+    assert workgroup["Port"] == 5440 and workgroup["EnhancedVpcRouting"] is True
+    (resource,) = serverless.find_resources("AWS::RedshiftServerless::Namespace").values()
+    assert resource["DeletionPolicy"] == "Retain"
+
+    _, stack = build(deployment=RedshiftDeployment.PROVISIONED)  # ProvisionedOptions() defaults
+    cluster = only(Template.from_stack(stack), "AWS::Redshift::Cluster")
+    assert (cluster["NodeType"], cluster["NumberOfNodes"], cluster["ClusterType"]) == (
+        "ra3.xlplus",
+        2,
+        "multi-node",
+    )
+    assert cluster["AutomatedSnapshotRetentionPeriod"] == 7
+    assert cluster["PreferredMaintenanceWindow"] == "sun:03:00-sun:03:30"
+    assert (cluster["Port"], cluster["DBName"], cluster["MasterUsername"]) == (5440, "analytics", "dbadmin")
