@@ -435,6 +435,13 @@ def test_serving_refresh_needs_sql_a_target_and_a_secret_for_clusters() -> None:
     with pytest.raises(ValueError, match="secret_arn is required for a provisioned cluster"):
         build(serving_refresh=refresh(target={"ClusterIdentifier": "c"}))
 
+    # Serverless without a secret: the role's temporary credentials on that workgroup only.
+    iam_auth = build(serving_refresh=refresh())
+    iam_template = Template.from_stack(cdk.Stack.of(iam_auth))
+    assert "SecretArn" not in definition_of(iam_template)["States"]["StartServingRefresh"]["Parameters"]
+    policies = json.dumps(iam_template.find_resources("AWS::IAM::Policy"))
+    assert "redshift-serverless:GetCredentials" in policies and "workgroup/x" in policies
+
     secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift-abc"
     pipeline = build(serving_refresh=refresh(target={"ClusterIdentifier": "c"}, secret_arn=secret))
     template = Template.from_stack(cdk.Stack.of(pipeline))
