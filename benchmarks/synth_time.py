@@ -8,6 +8,7 @@ to a bare ``import aws_cdk``. Usage: ``python benchmarks/synth_time.py [--rounds
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import statistics
 import subprocess
@@ -45,6 +46,15 @@ def synth_command(outdir: str, env: str, app: str | None = None) -> list[str]:
     if app is not None:
         command += ["--app", app]
     return command
+
+
+def bytecode_note() -> str:
+    """Whether aws-cdk-lib's bytecode was compiled at install (the Makefile does): without it, and with
+    PYTHONDONTWRITEBYTECODE set, every synth recompiles its ~240 MB of generated Python."""
+    spec = importlib.util.find_spec("aws_cdk")  # locates the package without importing it
+    package = Path(spec.origin).parent if spec and spec.origin else ROOT
+    compiled = any((package / "aws_ec2" / "__pycache__").glob("*.pyc"))
+    return "precompiled at install" if compiled else "NOT precompiled (figures include recompiling it)"
 
 
 def import_seconds(modules: str, rounds: int) -> float:
@@ -87,7 +97,7 @@ def main() -> int:
         our_times.append(timed([sys.executable, "-c", f"import {modules}, stacks.platform"]))
     deps, ours = statistics.median(dep_times), statistics.median(our_times)
 
-    print(f"rounds: {args.rounds} (alternating), env: {args.env}")
+    print(f"rounds: {args.rounds} (alternating), env: {args.env}, aws-cdk-lib bytecode: {bytecode_note()}")
     print(f"full app synth (4 nag packs): median {full_median:.2f} s  {[round(t, 2) for t in full]}")
     print(f"empty app synth:              median {empty_median:.2f} s  {[round(t, 2) for t in empty]}")
     print(f"ratio: {ratio:.2f}x (target <= {TARGET_RATIO}x)")
