@@ -455,7 +455,9 @@ def write_processed(events: DataFrame, target: str) -> None:
 
 def write_quarantine(rows: DataFrame, quarantine: str) -> None:
     (
-        rows.coalesce(1)  # few rows: one file per arrival date, without shuffling them
+        # One file per arrival date. Shuffles only the rejected rows; coalesce(1) would also have run
+        # the scan that picks them out of the whole batch in a single task.
+        rows.repartition("ingestion_date")
         .write.mode("append")
         .partitionBy("ingestion_date")
         .option("compression", "gzip")

@@ -363,6 +363,21 @@ def test_batch_quarantine(spark: SparkSession, batch: Batch) -> None:
 # --- runs over time ----------------------------------------------------------------------------------
 
 
+def test_quarantine_writes_one_file_per_arrival_date(spark: SparkSession, tmp_path: Path) -> None:
+    # Rejected lines of two arrival dates, spread round-robin over four partitions (four tasks).
+    lines = [
+        (text, f"s3://raw/events/event_type=page_view/dt={dt}/f{n}.gz")
+        for dt in ("2026-11-22", "2026-11-23")
+        for n in range(4)
+        for text in (json.dumps(event(f"ok-{dt}-{n}")), "{broken", "[1]")
+    ]
+    frame = spark.createDataFrame(lines, job.LINES_SCHEMA).repartition(4)
+    counts = job.process(spark, frame, str(tmp_path / "processed"), str(tmp_path / "quarantine"), now=NOW)
+    assert counts.rows_quarantined == 16
+    folders = sorted(path.parent.name for path in (tmp_path / "quarantine").glob("*/*.json.gz"))
+    assert folders == ["ingestion_date=2026-11-22", "ingestion_date=2026-11-23"]  # one file each
+
+
 def test_second_run_drops_redelivered_events(spark: SparkSession, raw_zone: RawZone, tmp_path: Path) -> None:
     late = event("late", event_time="2026-11-21T10:00:00.000Z")
     raw_zone.add("page_view", DAY, [event("a"), event("b"), late])
