@@ -199,7 +199,20 @@ def test_serverless_daily_usage_limit_is_managed_by_a_custom_resource(serverless
             if i.startswith("WarehouseUsageLimit")
         ]
     )
-    assert "redshift-serverless:CreateUsageLimit" in policies and "usagelimit/*" in policies
+    (statement,) = [
+        st
+        for p in json.loads(policies)
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+        if "redshift-serverless:CreateUsageLimit" in st["Action"]
+    ]
+    # No resource-level permissions exist for these actions: any ARN but "*" would be denied.
+    assert statement["Resource"] == "*"
+    assert sorted(statement["Action"]) == [
+        "redshift-serverless:CreateUsageLimit",
+        "redshift-serverless:DeleteUsageLimit",
+        "redshift-serverless:UpdateUsageLimit",
+    ]
+    assert "aws:RequestedRegion" in statement["Condition"]["StringEquals"]
     (log_group,) = [
         g
         for i, g in serverless.find_resources("AWS::Logs::LogGroup").items()
