@@ -82,7 +82,7 @@ class EtlConfig:
     worker_type: str  # "G.1X" | "G.2X" | ...
     number_of_workers: int
     timeout_minutes: int
-    crawler_trigger: str  # "on_demand" | "schedule" | "s3_events"
+    crawler_trigger: str  # "on_demand" | "schedule" | "s3_events" (raw zone only; others on demand)
     crawler_schedule: str | None  # cron(...) with "schedule"
 
 

@@ -49,11 +49,15 @@ class EtlStack(PlatformStack):
 
         raw, processed, consumer = (zone_bucket(self, config, storage, z) for z in DataLakeZone)
 
-        def zone(bucket: s3.IBucket, prefix: str) -> ZoneCatalogSource:
+        def zone(bucket: s3.IBucket, prefix: str, zone_trigger: CrawlerTrigger) -> ZoneCatalogSource:
             return ZoneCatalogSource(
-                bucket=bucket, prefixes=[prefix], trigger=trigger, schedule=etl.crawler_schedule
+                bucket=bucket, prefixes=[prefix], trigger=zone_trigger, schedule=etl.crawler_schedule
             )
 
+        # Only the raw bucket sends object events; the processed and consumer zones are written by
+        # the pipeline's own jobs, which crawl them right after (an event-mode crawler there would
+        # never see an event and never add a partition).
+        written_by_jobs = CrawlerTrigger.ON_DEMAND if trigger == CrawlerTrigger.S3_EVENTS else trigger
         self.catalog = DataLakeCatalog(
             self,
             "Catalog",
@@ -61,9 +65,9 @@ class EtlStack(PlatformStack):
             encryption_key=self.key,
             data_key=storage.encryption_key,
             zones={
-                "raw": zone(raw, EVENTS_PREFIX),
-                "processed": zone(processed, EVENTS_PREFIX),
-                "consumer": zone(consumer, DAILY_PREFIX),
+                "raw": zone(raw, EVENTS_PREFIX, trigger),
+                "processed": zone(processed, EVENTS_PREFIX, written_by_jobs),
+                "consumer": zone(consumer, DAILY_PREFIX, written_by_jobs),
             },
             removal_policy=config.removal_policy,
         )

@@ -34,7 +34,8 @@ class CrawlerTrigger(enum.StrEnum):
     ON_DEMAND = "on_demand"  # by the pipeline (Step Functions), the default
     SCHEDULE = "schedule"  # on a cron schedule
     # Incrementally, from the bucket's EventBridge object events (the bucket must send events to
-    # EventBridge), reshaped into S3 notification messages on an SQS queue.
+    # EventBridge), reshaped into S3 notification messages on an SQS queue. Not yet verified against
+    # a real crawler: Glue documents S3 notifications sent to SQS (or SNS -> SQS), not EventBridge.
     S3_EVENTS = "s3_events"
 
 
@@ -160,7 +161,7 @@ class DataLakeCatalog(Construct):
         )
         self.crawler_roles[zone] = role
         queue = self._event_queue(zone, source) if source.trigger == CrawlerTrigger.S3_EVENTS else None
-        self._grant_crawler(role, zone, source, database, queue)
+        policy = self._grant_crawler(role, zone, source, database, queue)
         s3_targets = [
             glue.CfnCrawler.S3TargetProperty(
                 path=f"s3://{source.bucket.bucket_name}/{prefix}",
@@ -205,6 +206,8 @@ class DataLakeCatalog(Construct):
                 separators=(",", ":"),
             ),
         )
+        # Glue checks the role's access (e.g. to the event queue) when the crawler is created.
+        crawler.node.add_dependency(policy)
         self.crawlers[zone] = crawler
 
     def _grant_crawler(
@@ -214,7 +217,7 @@ class DataLakeCatalog(Construct):
         source: ZoneCatalogSource,
         database: glue.Database,
         queue: sqs.Queue | None,
-    ) -> None:
+    ) -> iam.ManagedPolicy:
         """One managed policy with exact actions (no key/queue grant helpers, whose action wildcards
         and inline policies the compliance packs reject)."""
         stack = cdk.Stack.of(self)
@@ -319,6 +322,7 @@ class DataLakeCatalog(Construct):
         )
         for finding, reason in findings.items():
             _acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        return policy
 
     def _event_queue(self, zone: str, source: ZoneCatalogSource) -> sqs.Queue:
         """S3 object events (via EventBridge) queued for an event-mode crawler."""
@@ -420,6 +424,13 @@ def _validate(zones: Mapping[str, ZoneCatalogSource], database_prefix: str) -> N
                 )
         elif source.schedule is not None:
             raise ValueError(f"zones[{zone!r}].schedule: only allowed with trigger=SCHEDULE")
+        # Glue's event mode takes a single S3 target, and that target must be a folder.
+        one_folder = len(source.prefixes) == 1 and source.prefixes[0] != ""
+        if source.trigger == CrawlerTrigger.S3_EVENTS and not one_folder:
+            raise ValueError(
+                f"zones[{zone!r}].prefixes: {list(source.prefixes)!r} is not allowed with trigger=S3_EVENTS; "
+                "expected exactly one non-empty prefix (an event-mode crawler has one folder target)"
+            )
 
 
 def _allow_cloudwatch_logs(key: kms.IKey) -> None:

@@ -164,3 +164,30 @@ def test_the_provisioned_redshift_option_passes_every_validator(tmp_path: Path) 
     assert nag_violations(app) == []
     assert run_cfn_lint([template_path]) == []
     assert run_checkov([template_path]).failed == []
+
+
+def test_the_event_mode_crawler_option_passes_every_validator(tmp_path: Path) -> None:
+    """crawlerTrigger 's3_events': the raw crawler consumes the raw bucket's object events; the zones the
+    jobs write stay crawled on demand by the pipeline (their buckets send no events)."""
+    context = cdk_json_context()
+    context["datalake"]["environments"]["dev"]["etl"]["crawlerTrigger"] = "s3_events"
+    context["env"] = "dev"
+    app = cdk.App(context=context, outdir=str(tmp_path), **APP_OPTIONS)
+    platform = build_platform(app)
+    app.synth()  # raises on any unacknowledged nag finding
+    template_path = tmp_path / f"{platform.etl.artifact_id}.template.json"
+    resources = json.loads(template_path.read_text())["Resources"]
+    recrawl = {
+        r["Properties"]["Name"].split("-")[-2]: r["Properties"]["RecrawlPolicy"]["RecrawlBehavior"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Glue::Crawler"
+    }
+    assert recrawl == {
+        "raw": "CRAWL_EVENT_MODE",
+        "processed": "CRAWL_EVERYTHING",
+        "consumer": "CRAWL_EVERYTHING",
+    }
+    assert [r for r in resources.values() if r["Type"] == "AWS::SQS::Queue"]
+    assert nag_violations(app) == []
+    assert run_cfn_lint([template_path]) == []
+    assert run_checkov([template_path]).failed == []

@@ -147,6 +147,10 @@ def test_event_mode_crawler_consumes_object_events_from_an_encrypted_queue(env: 
     assert transformer["InputPathsMap"]["detail-object-key"] == "$.detail.object.key"
     assert '"eventSource":"aws:s3"' in transformer["InputTemplate"]
     assert '"key":<detail-object-key>' in transformer["InputTemplate"]
+    # Glue checks the role's access to the queue when it creates the crawler.
+    crawler_id = env.logical_id(catalog.crawlers["raw"])
+    policy_id = next(k for k in template.find_resources("AWS::IAM::ManagedPolicy") if "RawCrawlerPolicy" in k)
+    assert policy_id in template.find_resources("AWS::Glue::Crawler")[crawler_id]["DependsOn"]
 
 
 def crawler_policy(env: Fixture, zone: str) -> list[dict[str, Any]]:
@@ -197,6 +201,14 @@ def test_each_crawler_role_reads_only_its_prefix_and_writes_only_its_database(en
         (
             {"zones": {"raw": {"schedule": "cron(15 * * * ? *)"}}},
             r"zones\['raw'\]\.schedule: only allowed with trigger=SCHEDULE",
+        ),
+        (
+            {"zones": {"raw": {"trigger": CrawlerTrigger.S3_EVENTS}}},  # default prefix: the bucket
+            r"zones\['raw'\]\.prefixes: \[''\] is not allowed with trigger=S3_EVENTS; expected exactly one",
+        ),
+        (
+            {"zones": {"raw": {"trigger": CrawlerTrigger.S3_EVENTS, "prefixes": ["a/", "b/"]}}},
+            r"zones\['raw'\]\.prefixes: \['a/', 'b/'\] is not allowed with trigger=S3_EVENTS",
         ),
     ],
 )
