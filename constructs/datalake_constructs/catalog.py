@@ -46,6 +46,7 @@ class ZoneCatalogSource:
     Args:
         bucket: the zone bucket.
         prefixes: prefixes to crawl, each a table root, ending with ``/``. Default: ``("",)`` (the bucket).
+            ``S3_EVENTS`` needs exactly one non-empty prefix (Glue's event mode: one folder target).
         exclusions: glob patterns to skip. Default: ``DEFAULT_EXCLUSIONS``.
         trigger: Default: ON_DEMAND.
         schedule: cron expression for ``SCHEDULE``, e.g. ``cron(15 * * * ? *)``.
@@ -357,7 +358,7 @@ class DataLakeCatalog(Construct):
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [source.bucket.bucket_name]},
-                    "object": {"key": [{"prefix": p} for p in source.prefixes if p] or [{"exists": True}]},
+                    "object": {"key": [{"prefix": source.prefixes[0]}]},  # one folder (see _validate)
                 },
             ),
             # Glue's event mode reads S3 event-notification messages: reshape the EventBridge event into

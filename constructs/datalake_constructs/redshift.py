@@ -391,7 +391,9 @@ class RedshiftWarehouse(Construct):
             install_latest_aws_sdk=False,
             log_group=self._provider_log_group(),
         )
-        policy = _acknowledge_custom_resource_policy(limit, "the three usage-limit calls of this workgroup")
+        policy = _acknowledge_custom_resource_policy(
+            limit, "the three usage-limit calls, in this region (they have no resource-level permissions)"
+        )
         if policy is not None:
             _acknowledge(
                 policy,

@@ -364,7 +364,9 @@ def test_batch_quarantine(spark: SparkSession, batch: Batch) -> None:
 
 
 def test_quarantine_writes_one_file_per_arrival_date(spark: SparkSession, tmp_path: Path) -> None:
-    # Rejected lines of two arrival dates, spread round-robin over four partitions (four tasks).
+    # Rejected lines of two arrival dates, spread round-robin over four partitions (four tasks). Fails
+    # if the write keeps the input partitioning (a file per task and date); coalesce(1) would pass too,
+    # but ran the whole scan in one task.
     lines = [
         (text, f"s3://raw/events/event_type=page_view/dt={dt}/f{n}.gz")
         for dt in ("2026-11-22", "2026-11-23")
