@@ -25,15 +25,17 @@ $(UV):
 	$(PYTHON) -m venv .tools/uv
 	.tools/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# --compile-bytecode: aws-cdk-lib ships ~240 MB of generated Python (aws_ec2 alone 7.4 MB) and uv does
-# not compile it by default; where PYTHONDONTWRITEBYTECODE is set (common in CI and container images)
-# Python would then recompile every module on every synth: that doubled synth time here (5.5 -> 10.9 s).
+# --compile-bytecode: uv does not compile installed packages by default, and where
+# PYTHONDONTWRITEBYTECODE is set (common in CI and container images) Python then recompiles from source
+# every module each process imports: for a synth, ~32 MB of aws-cdk-lib's generated Python (aws_ec2
+# alone 7.4 MB), which more than doubles synth time (benchmarks/synth_time.py measures it); checkov too.
 .venv/.synced: $(UV) pyproject.toml uv.lock Makefile
 	$(UV) sync --frozen --quiet --compile-bytecode
 	touch $@
 
-.tools/checkov/.synced: $(UV) .ci/checkov/pyproject.toml .ci/checkov/uv.lock
-	cd .ci/checkov && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.tools/checkov $(CURDIR)/$(UV) sync --frozen --quiet
+.tools/checkov/.synced: $(UV) .ci/checkov/pyproject.toml .ci/checkov/uv.lock Makefile
+	cd .ci/checkov && UV_PROJECT_ENVIRONMENT=$(CURDIR)/.tools/checkov $(CURDIR)/$(UV) sync --frozen --quiet \
+		--compile-bytecode
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

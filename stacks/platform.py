@@ -17,8 +17,9 @@ from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
 # CDK's built-in CloudFormation validation plugin (on by default since 2.27x) checks the templates
-# against the resource schemas, as cfn-lint does in `make synth` and in the tests. It took ~2.8 s of
-# a ~4 s synth of this app, every synth: cfn-lint stays the schema check; cdk-nag runs on every synth.
+# against the resource schemas, as cfn-lint does in `make synth` and in the tests. It adds 4-6 s to
+# every synth of this app (benchmarks/synth_time.py): cfn-lint stays the schema check; cdk-nag runs on
+# every synth.
 APP_OPTIONS: dict[str, bool] = {"builtin_cloud_formation_validation": False}
 
 
