@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 # jsii starts Node on first use: prefer the project's pinned Node 22 over the machine's Node 20, as
@@ -30,6 +33,17 @@ def cdk_json_context() -> dict[str, Any]:
     """cdk.json's context (feature flags and configuration): a bare cdk.App() does not read it."""
     context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
     return copy.deepcopy(context)
+
+
+def load_script(relative_path: str) -> ModuleType:
+    """A script under benchmarks/ or tools/ (folders of scripts, not packages), loaded from its file."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
 
 
 def app_with_context(tmp_path: Path | None = None, **overrides: Any) -> cdk.App:

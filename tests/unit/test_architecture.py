@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import load_script
 
-
-def _load() -> ModuleType:
-    # tools/ is a folder of scripts, not a package: load the file itself.
-    spec = importlib.util.spec_from_file_location("architecture", ROOT / "tools" / "architecture.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-architecture = _load()
+architecture = load_script("tools/architecture.py")
 
 RAW_BUCKET_NAME = {"Fn::Join": ["", ["app-raw-", {"Ref": "AWS::AccountId"}, "-", {"Ref": "AWS::Region"}]]}
 
