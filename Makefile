@@ -15,7 +15,7 @@ ENV ?= dev
 .PHONY: help install synth test lint format bench bench-etl cost diagram clean
 
 help:
-	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag, cfn-lint and checkov"
+	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag and the template scanners"
 	@echo "make test                  install, ruff + mypy, the whole pytest suite"
 	@echo "make cost                  idle monthly cost of every environment, from its synthesized templates"
 	@echo "make diagram               regenerate docs/architecture.md (Mermaid) from the synthesized dev app"

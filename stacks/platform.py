@@ -16,10 +16,10 @@ from stacks.orchestration_stack import OrchestrationStack
 from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
-# CDK's built-in CloudFormation validation plugin (on by default since 2.27x) checks the templates
-# against the resource schemas, as cfn-lint does in `make synth` and in the tests. It adds 4-6 s to
-# every synth of this app (benchmarks/synth_time.py): cfn-lint stays the schema check; cdk-nag runs on
-# every synth.
+# CDK's built-in CloudFormation validation plugin (on by default since 2.27x) adds 4-6 s to every
+# synth of this app (benchmarks/synth_time.py). It is not dropped: tests/validators.py runs the same
+# plugin on the synthesized templates in `make synth` and the tests, next to cfn-lint and checkov.
+# cdk-nag runs on every synth.
 APP_OPTIONS: dict[str, bool] = {"builtin_cloud_formation_validation": False}
 
 

@@ -1,7 +1,8 @@
-"""Template validators shared by ``make synth`` and the test suite: cfn-lint and checkov.
+"""Template validators shared by ``make synth`` and the test suite: CloudFormation Validate, cfn-lint
+and checkov.
 
 cdk-nag runs inside ``cdk synth`` (a policy-validation plugin that fails synth on any finding); this
-module checks the synthesized templates with the two CloudFormation-level scanners and prints the
+module checks the synthesized templates with three CloudFormation-level scanners and prints the
 summary ``make synth`` shows. Usage: ``python -m tests.validators cdk.out``.
 """
 
@@ -12,7 +13,9 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # checkov pins an old boto3, so it lives in its own environment (see .ci/checkov/pyproject.toml).
@@ -33,6 +36,75 @@ class Finding:
 
 def template_paths(outdir: Path) -> list[Path]:
     return sorted(outdir.glob("*.template.json"))
+
+
+def run_cloudformation_validate(templates: list[Path]) -> list[Finding]:
+    """CDK's built-in template validation, on templates already synthesized: aws-cdk-lib's own
+    ``CloudFormationValidatePlugin`` (the CloudFormation Validate engine it bundles, its default rules,
+    its ignore list; errors and warnings).
+
+    app.py turns that plugin off inside ``cdk synth``, where it adds 4-6 s to every synth of this app
+    (benchmarks/synth_time.py); it runs here instead, next to cfn-lint and checkov.
+    """
+    if not templates:
+        return []
+    report = _cloudformation_validate_plugin().validate(_validation_context(templates))
+    return [
+        Finding(
+            tool="cfn-validate",
+            template=Path(resource.template_path).name,
+            rule=violation.rule_name,
+            resource=resource.resource_logical_id or "",
+            message=f"{violation.severity}: {violation.description}",
+        )
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+
+
+@cache
+def _cloudformation_validate_plugin() -> Any:
+    import aws_cdk as cdk  # noqa: PLC0415 (only this validator needs the CDK: ~0.5 s to import)
+
+    return cdk.CloudFormationValidatePlugin()  # loads the engine and its schemas: ~2 s, once
+
+
+def _validation_context(templates: list[Path]) -> Any:
+    """What CDK hands a validation plugin after synth (``IPolicyValidationContext``), for files."""
+    import aws_cdk as cdk  # noqa: PLC0415
+    import jsii  # noqa: PLC0415
+
+    paths = [str(path.resolve()) for path in templates]
+
+    # jsii reads an implementation's members through properties (plain attributes are not seen).
+    @jsii.implements(cdk.IPolicyValidationContext)
+    class _Context:
+        @property
+        def template_paths(self) -> list[str]:
+            return paths
+
+        @property
+        def stack_templates(self) -> list[cdk.PolicyValidationStack]:
+            return [
+                cdk.PolicyValidationStack(
+                    stack_construct_path=Path(path).name.removesuffix(".template.json"), template_path=path
+                )
+                for path in paths
+            ]
+
+        @property
+        def app_construct(self) -> cdk.App:
+            return cdk.App()  # the interface requires one; the plugin reads the templates only
+
+        @property
+        def account_id(self) -> None:
+            return None  # environment-agnostic templates
+
+        @property
+        def region(self) -> None:
+            return None
+
+    return _Context()
 
 
 def run_cfn_lint(templates: list[Path]) -> list[Finding]:
@@ -138,17 +210,19 @@ def main(argv: list[str]) -> int:
         top = ", ".join(f"{t.split('::', 1)[1]}={n}" for t, n in types.most_common(4))
         print(f"{template.name.removesuffix('.template.json'):<40} {len(resources):>9}  {top}")
     nag = nag_report(outdir)
+    validate = run_cloudformation_validate(templates)
     lint = run_cfn_lint(templates)
     checkov = run_checkov(templates)
     print(
         f"\ncdk-nag (AwsSolutions, NIST 800-53 R5, HIPAA, PCI DSS 3.2.1): {len(nag)} unacknowledged"
+        f"\nCloudFormation Validate (CDK's built-in validation): {len(validate)} findings"
         f"\ncfn-lint: {len(lint)} findings"
         f"\ncheckov: {checkov.passed} passed, {len(checkov.failed)} failed, "
         f"{checkov.skipped} skipped with a reason"
     )
-    for finding in [*nag, *lint, *checkov.failed]:
+    for finding in [*nag, *validate, *lint, *checkov.failed]:
         print(f"  {finding}")
-    return 1 if nag or lint or checkov.failed else 0
+    return 1 if nag or validate or lint or checkov.failed else 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The validation harness on every environment: cdk-nag (4 packs), cfn-lint and checkov all clean.
+"""The validation harness on every environment: cdk-nag (4 packs), CDK's built-in CloudFormation
+validation, cfn-lint and checkov all clean.
 
 Each validator also runs on a deliberately non-compliant control, in the same call, so these tests
 fail if a validator silently stops checking anything.
@@ -17,7 +18,13 @@ from aws_cdk import aws_s3 as s3
 from stacks.compliance import PACKS, add_compliance_checks, nag_violations
 from stacks.platform import APP_OPTIONS, build_platform
 from tests.conftest import ENVIRONMENTS, SynthesizedPlatform, app_with_context, cdk_json_context
-from tests.validators import CheckovResult, Finding, run_cfn_lint, run_checkov
+from tests.validators import (
+    CheckovResult,
+    Finding,
+    run_cfn_lint,
+    run_checkov,
+    run_cloudformation_validate,
+)
 
 MIN_REASON_LENGTH = 60
 
@@ -90,7 +97,7 @@ def test_acknowledgments_are_recorded_in_the_templates(env_platform: Synthesized
     assert "NIST.800.53.R5-S3BucketReplicationEnabled" in recorded
 
 
-# --- cfn-lint and checkov (each run once over every environment plus a control) ------------------
+# --- CloudFormation Validate, cfn-lint and checkov (each run once over every environment + a control) -
 
 
 CONTROL_TEMPLATE = {
@@ -112,6 +119,11 @@ def all_templates(synthesized: Any, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
+def cloudformation_validate_findings(all_templates: list[Path]) -> list[Finding]:
+    return run_cloudformation_validate(all_templates)
+
+
+@pytest.fixture(scope="module")
 def cfn_lint_findings(all_templates: list[Path]) -> list[Finding]:
     return run_cfn_lint(all_templates)
 
@@ -119,6 +131,20 @@ def cfn_lint_findings(all_templates: list[Path]) -> list[Finding]:
 @pytest.fixture(scope="module")
 def checkov(all_templates: list[Path]) -> CheckovResult:
     return run_checkov(all_templates)
+
+
+def test_cdk_builtin_validation_finds_nothing_in_our_templates(
+    cloudformation_validate_findings: list[Finding],
+) -> None:
+    # app.py turns CDK's built-in validation off inside `cdk synth` (speed); the templates must still
+    # pass it, here and in `make synth`, and so must a construct copied into an app that keeps it on.
+    ours = [f for f in cloudformation_validate_findings if f.template != "control.template.json"]
+    assert ours == []
+
+
+def test_cdk_builtin_validation_does_check(cloudformation_validate_findings: list[Finding]) -> None:
+    control = [f for f in cloudformation_validate_findings if f.template == "control.template.json"]
+    assert [(f.rule, f.resource) for f in control] == [("W3030", "PlainBucket")]  # Status: 'Bogus'
 
 
 def test_cfn_lint_finds_nothing_in_our_templates(cfn_lint_findings: list[Finding]) -> None:
@@ -149,7 +175,7 @@ def test_every_checkov_skip_has_a_reason(checkov: CheckovResult) -> None:
 
 def test_the_provisioned_redshift_option_passes_every_validator(tmp_path: Path) -> None:
     """The shipped environments use Serverless; switching prod to a provisioned RA3 cluster must stay
-    as clean (nag, cfn-lint, checkov) without new acknowledgments."""
+    as clean (nag and every template scanner) without new acknowledgments."""
     context = cdk_json_context()
     redshift = context["datalake"]["environments"]["prod"]["serving"]["redshift"]
     redshift["deployment"] = "provisioned"
@@ -162,6 +188,7 @@ def test_the_provisioned_redshift_option_passes_every_validator(tmp_path: Path) 
     template = json.loads(template_path.read_text())
     assert any(r["Type"] == "AWS::Redshift::Cluster" for r in template["Resources"].values())
     assert nag_violations(app) == []
+    assert run_cloudformation_validate([template_path]) == []
     assert run_cfn_lint([template_path]) == []
     assert run_checkov([template_path]).failed == []
 
@@ -189,5 +216,6 @@ def test_the_event_mode_crawler_option_passes_every_validator(tmp_path: Path) ->
     }
     assert [r for r in resources.values() if r["Type"] == "AWS::SQS::Queue"]
     assert nag_violations(app) == []
+    assert run_cloudformation_validate([template_path]) == []
     assert run_cfn_lint([template_path]) == []
     assert run_checkov([template_path]).failed == []
