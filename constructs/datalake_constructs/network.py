@@ -26,6 +26,12 @@ class IsolatedVpc(Construct):
     services named in ``interface_endpoints`` (billed per AZ-hour, so ``endpoint_azs`` can place them
     in fewer AZs than the subnets). Flow logs of all traffic go to a KMS-encrypted log group.
 
+    The S3 endpoint is the VPC's only way to S3, and by default its policy lets it reach buckets of
+    this account only: a workload in these subnets (e.g. Redshift's UNLOAD with someone else's keys)
+    cannot copy data to another account's bucket. Workloads that read AWS-owned buckets (ECR image
+    layers, SSM, OS package repositories) need a statement of their own:
+    ``network.s3_endpoint.add_to_policy(...)``.
+
     Example::
 
         network = IsolatedVpc(
@@ -43,6 +49,8 @@ class IsolatedVpc(Construct):
             use it for this account's log groups. Default: none (CloudWatch Logs' own encryption).
         flow_log_retention: Default: one year.
         removal_policy: of the flow-log group. Default: RETAIN.
+        s3_own_account_only: the S3 endpoint's policy allows buckets of this account only
+            (``aws:ResourceAccount``). Default: True; False keeps the endpoint's allow-all policy.
     """
 
     def __init__(
@@ -57,6 +65,7 @@ class IsolatedVpc(Construct):
         flow_log_key: kms.IKey | None = None,
         flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        s3_own_account_only: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         _validate(cidr, max_azs, interface_endpoints, endpoint_azs)
@@ -89,6 +98,18 @@ class IsolatedVpc(Construct):
             },
         )
         self.s3_endpoint = self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+        if s3_own_account_only:
+            # The first statement replaces the endpoint's default allow-all policy. Gateway endpoint
+            # policies take Principal "*" only; the condition is the perimeter.
+            self.s3_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    sid="BucketsOfThisAccountOnly",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:ResourceAccount": cdk.Stack.of(self).account}},
+                )
+            )
         self.endpoint_security_group = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",

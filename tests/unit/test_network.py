@@ -54,6 +54,37 @@ def test_s3_gateway_endpoint_and_interface_endpoints_in_the_chosen_azs() -> None
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True
 
 
+def gateway_policy(template: Template) -> Any:
+    (gateway,) = [
+        e["Properties"]
+        for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
+        if e["Properties"]["VpcEndpointType"] == "Gateway"
+    ]
+    return gateway.get("PolicyDocument")
+
+
+def test_s3_endpoint_reaches_buckets_of_this_account_only() -> None:
+    # Given the defaults, When Redshift (or anything in the subnets) talks to S3, Then the endpoint
+    # lets requests through only to buckets this account owns: no UNLOAD to a foreign bucket.
+    _, template = build()
+
+    assert gateway_policy(template)["Statement"] == [
+        {
+            "Sid": "BucketsOfThisAccountOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceAccount": "123456789012"}},
+        }
+    ]
+
+
+def test_s3_endpoint_policy_can_be_left_open() -> None:
+    _, template = build(s3_own_account_only=False)
+    assert gateway_policy(template) is None  # the endpoint's default: full access
+
+
 def test_endpoint_security_group_allows_https_from_the_vpc_only() -> None:
     _, template = build(cidr="10.42.0.0/16")
     groups = template.find_resources("AWS::EC2::SecurityGroup").values()
@@ -85,6 +116,8 @@ def test_shipped_serving_vpc_has_three_azs_even_when_environment_agnostic(
     ]
     assert zones == [{"Fn::Select": [i, {"Fn::GetAZs": ""}]} for i in range(3)]
     assert template.find_resources("AWS::EC2::NatGateway") == {}
+    (statement,) = gateway_policy(template)["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 @pytest.mark.parametrize(
@@ -128,3 +161,4 @@ def test_defaults() -> None:
     (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
     assert log_group["DeletionPolicy"] == "Retain" and log_group["Properties"]["RetentionInDays"] == 365
     assert "KmsKeyId" not in log_group["Properties"]  # no key given: CloudWatch Logs' own encryption
+    assert gateway_policy(template)["Statement"][0]["Sid"] == "BucketsOfThisAccountOnly"
