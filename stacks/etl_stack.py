@@ -21,15 +21,18 @@ GLUE_SCRIPTS = Path(__file__).resolve().parent.parent / "glue_scripts"
 EVENTS_PREFIX = "events/"  # raw (Firehose) and processed table root
 DAILY_PREFIX = "daily_event_summary/"  # consumer table root
 
-# Rules on the processed events table, evaluated by the pipeline after raw -> processed.
+# Rules on the processed events table, evaluated by the pipeline after raw -> processed. DQDL fails a
+# ColumnValues rule on NULL rows and reads a NULL as length 0 in ColumnLength, so rules on optional
+# columns (a page view has no amount or currency) check the rows that have a value.
 PROCESSED_EVENTS_DQDL = """Rules = [
     RowCount > 0,
     IsComplete "event_id",
     IsUnique "event_id",
     IsComplete "event_type",
     IsComplete "event_time",
-    ColumnValues "amount" >= 0,
-    ColumnLength "currency" = 3
+    IsComplete "event_date",
+    ColumnValues "amount" >= 0 where "amount IS NOT NULL",
+    ColumnLength "currency" = 3 where "currency IS NOT NULL"
 ]"""
 
 

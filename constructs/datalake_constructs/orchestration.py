@@ -91,8 +91,10 @@ class RedshiftSqlRefresh:
 class DataPipelineOrchestration(Construct):
     """A Standard state machine running the zone pipeline, triggered by new raw objects.
 
-    Raw crawler -> raw-to-processed job (``.sync``) -> data-quality gate -> processed crawler ->
-    processed-to-consumer job (``.sync``) -> consumer crawler -> optional serving refresh.
+    Raw crawler -> raw-to-processed job (``.sync``) -> processed crawler -> data-quality gate ->
+    processed-to-consumer job (``.sync``) -> consumer crawler -> optional serving refresh. The gate
+    evaluates the catalog table, so it runs after the crawl that creates the table on the first run
+    and registers the partitions this run wrote; before it, it would check last run's data only.
 
     Concurrency: a burst of object events (e.g. one per partition of a Firehose flush) starts many
     executions at once; each lists the RUNNING executions and only the oldest proceeds, the rest end
@@ -129,7 +131,7 @@ class DataPipelineOrchestration(Construct):
         schedule: an extra schedule, e.g. ``events.Schedule.cron(minute="0", hour="2")``. Default: none.
         raw_crawler, processed_crawler, consumer_crawler: crawler names.
         raw_to_processed_job, processed_to_consumer_job: Glue job names.
-        quality_check: the data-quality evaluation after raw-to-processed. Default: none.
+        quality_check: the data-quality evaluation of the crawled processed table. Default: none.
         serving_refresh: Redshift SQL run last through the Data API, polled until it finishes.
         alert_topic: where failures and alarms go. alert_key: its KMS key, if encrypted.
         log_key: KMS key of the execution log group.
@@ -211,12 +213,12 @@ class DataPipelineOrchestration(Construct):
         definition = self._guard(
             self._crawl("Raw", raw_crawler)
             .next(self._job("RawToProcessed", raw_to_processed_job))
+            .next(self._crawl("Processed", processed_crawler))
             .next(
                 self._quality(quality_check)
                 if quality_check is not None
                 else sfn.Pass(self, "NoQualityCheck")
             )
-            .next(self._crawl("Processed", processed_crawler))
             .next(self._job("ProcessedToConsumer", processed_to_consumer_job))
             .next(self._crawl("Consumer", consumer_crawler))
             .next(

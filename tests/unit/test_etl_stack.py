@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import raw_to_processed
+from stacks.etl_stack import PROCESSED_EVENTS_DQDL
 from tests.conftest import SynthesizedPlatform
 
 
@@ -63,6 +66,23 @@ def test_processed_events_have_a_data_quality_ruleset(env_platform: SynthesizedP
     assert props["TargetTable"]["TableName"] == "events"
     for rule in ('IsComplete "event_id"', 'IsUnique "event_id"', 'ColumnValues "amount" >= 0'):
         assert rule in props["Ruleset"]
+
+
+def test_quality_rules_name_processed_columns_and_let_optional_ones_be_null() -> None:
+    # DQDL fails ColumnValues on NULL rows and reads NULL as length 0 in ColumnLength: a value rule on
+    # an optional column without a not-null filter would fail every batch holding a page view.
+    rules = re.findall(r'^\s*(\w+)(?: "(\w+)")?(.*?),?$', PROCESSED_EVENTS_DQDL, re.M)[1:-1]
+    schema = {f.name: f for f in raw_to_processed.PROCESSED_SCHEMA.fields}
+
+    assert {rule for rule, _, _ in rules} >= {"RowCount", "IsComplete", "IsUnique", "ColumnValues"}
+    for rule, column, rest in rules:
+        if not column:
+            continue
+        assert column in schema, f"{rule} names {column!r}, which raw_to_processed does not write"
+        if rule in ("ColumnValues", "ColumnLength") and schema[column].nullable:
+            assert rest.endswith(f'where "{column} IS NOT NULL"'), f"{rule} {column}{rest}"
+        if rule == "IsComplete":
+            assert not schema[column].nullable, f"{column} is optional: IsComplete would fail"
 
 
 def test_failures_of_every_job_and_crawler_alert(env_platform: SynthesizedPlatform) -> None:

@@ -112,8 +112,10 @@ def test_steps_run_in_order(definition: dict[str, Any]) -> None:
         "CheckRunningExecutions",
         "StartRawCrawler",
         "RawToProcessed",
-        "StartQualityEvaluation",
+        # The gate reads the catalog table: only the processed crawl creates it (first run) and
+        # registers the partitions this run wrote.
         "StartProcessedCrawler",
+        "StartQualityEvaluation",
         "ProcessedToConsumer",
         "StartConsumerCrawler",
         "StartServingRefresh",
