@@ -16,7 +16,8 @@ map<string,string> optional. Unknown fields are ignored (schema drift); a missin
 Quarantine reasons, checked in this order (a line gets the first that applies), see ``REASONS``:
 
 ========================  =====================================================================
-``malformed_json``        not exactly one JSON object (syntax error, array, scalar, trailing text)
+``malformed_json``        not exactly one JSON object (syntax error, array, scalar, trailing text,
+                          several objects on one line)
 ``missing_event_id``      ``event_id`` absent, null or blank
 ``missing_event_type``    ``event_type`` absent, null or blank
 ``invalid_event_type``    ``event_type`` does not match ``^[a-z0-9][a-z0-9_-]{0,63}$``
@@ -67,7 +68,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -76,6 +77,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession, Window
 from pyspark.sql import functions as sf
 from pyspark.sql.types import (
+    ArrayType,
     DateType,
     DecimalType,
     MapType,
@@ -146,6 +148,10 @@ _TEXT_JSON_SCHEMA = StructType(
     [StructField(name, StringType()) for name in (*_STRING_FIELDS, "amount", "attributes", _CORRUPT)]
 )
 
+# A "}" then "{" (optionally a comma between): where a line may hold several top-level values.
+_SEVERAL_VALUES_HINT_RE = r"\}\s*,?\s*\{"
+_VALUES_SCHEMA = ArrayType(StringType())
+
 # Glue reads whole lines through its CSV reader (see read_glue_lines): a separator no JSON line holds.
 GLUE_LINE_SEPARATOR = "\u0001"
 
@@ -212,10 +218,17 @@ def parse(lines: DataFrame, *, barrier: bool = True) -> DataFrame:
     object_line = sf.when(plain_object, sf.lit(True)).otherwise(
         trimmed.startswith("{") & trimmed.endswith("}")
     )
+    # The parser reads the first object of "{...}{...}" and ignores the rest, which would pass as one
+    # event and lose the others. Read as the elements of "[<line>]", such a line is not exactly one
+    # value; only lines where "}" meets "{" pay for that second parse.
+    elements = sf.from_json(sf.concat(sf.lit("["), raw, sf.lit("]")), _VALUES_SCHEMA, _JSON_OPTIONS)
+    several_values = sf.when(
+        raw.rlike(_SEVERAL_VALUES_HINT_RE), sf.coalesce(sf.size(elements), sf.lit(0)) != 1
+    ).otherwise(sf.lit(False))
     typed = lines.where(sf.when(raw.startswith("{"), sf.lit(True)).otherwise(trimmed != "")).select(
         "raw",
         "source_file",
-        object_line.alias("_object_line"),
+        (object_line & ~several_values).alias("_object_line"),
         parsed_once(sf.from_json("raw", _TYPED_JSON_SCHEMA, _JSON_OPTIONS)).alias("_typed"),
     )
     type_error = sf.col(f"_typed.{_CORRUPT}").isNotNull()
@@ -387,6 +400,11 @@ def configure_session(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     # Parquet's standard timestamp (Athena, DuckDB, Trino read it as an instant) instead of legacy INT96.
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    # Instants before 1582 (e.g. a client's 0001-01-01 "no date") are written as they are, in the
+    # proleptic Gregorian calendar every modern reader uses. Spark's default (EXCEPTION) fails the
+    # write: the job would stop on that one event, run after run, as the bookmark never advances.
+    spark.conf.set("spark.sql.parquet.datetimeRebaseModeInWrite", "CORRECTED")
+    spark.conf.set("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
     # The parsed batch is cached for a few passes of one run only: compressing the cached columns
     # (on by default) cost about as much CPU as the rest of the caching and made reading it back
     # slower; memory is not the constraint (MEMORY_AND_DISK spills if it were).
@@ -538,7 +556,7 @@ def _process_classified(
     now: datetime,
     steps: _StepTimer,
 ) -> RunCounts:
-    # 1. One aggregation over the parsed input (which it caches): rows, reasons, affected dates.
+    # One aggregation over the parsed input (which it caches): rows, reasons, affected dates.
     with steps("read_parse_count"):
         groups = classified.groupBy("reason", "event_date").count().collect()
     rows_read = sum(row["count"] for row in groups)
@@ -548,19 +566,32 @@ def _process_classified(
             reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
     dates = sorted({row["event_date"] for row in groups if row["reason"] is None})
     valid, rejected = split_valid(classified)
+    counts = RunCounts(rows_read=rows_read, quarantine_reasons=reasons)
+    if dates:
+        counts = _append_valid(spark, valid, target, dates, counts, steps=steps)
 
-    # 2. Quarantine.
-    quarantined = 0
+    # Last, after the processed append: if that fails, the retry (same files: the bookmark has not
+    # moved) quarantines the lines once; the processed rows a failed quarantine write leaves behind are
+    # redeliveries to the retry, which drops and counts them.
     if reasons:
         with steps("quarantine"):
             rows, observation = _observed_count(to_quarantine(rejected, now), "quarantined")
             write_quarantine(rows, quarantine)
-            quarantined = observation.get["rows"]
+            counts = replace(counts, rows_quarantined=observation.get["rows"])
+    return counts
 
-    if not dates:
-        return RunCounts(rows_read=rows_read, rows_quarantined=quarantined, quarantine_reasons=reasons)
 
-    # 3. In-batch duplicates: ids seen more than once (ids only are shuffled).
+def _append_valid(
+    spark: SparkSession,
+    valid: DataFrame,
+    target: str,
+    dates: list[date],
+    counts: RunCounts,
+    *,
+    steps: _StepTimer,
+) -> RunCounts:
+    """Deduplicates the valid events against the batch and the stored dates, appends the rest."""
+    # In-batch duplicates: ids seen more than once (ids only are shuffled).
     with steps("duplicate_ids"):
         duplicates = duplicate_ids(valid)
         local = _collect_if_small(duplicates)
@@ -572,7 +603,7 @@ def _process_classified(
             duplicate_set, broadcast = _id_frame(spark, local), True
     deduped = dedupe(valid, duplicate_set, broadcast=broadcast) if extra_copies else valid
 
-    # 4. Redeliveries: ids of this batch already stored under the affected dates.
+    # Redeliveries: ids of this batch already stored under the affected dates.
     already_present = 0
     with steps("redeliveries"):
         partitions = existing_date_partitions(spark, target, dates)
@@ -588,19 +619,16 @@ def _process_classified(
             if already_present:
                 deduped = drop_already_present(deduped, present, broadcast=broadcast)
 
-    # 5. Append.
     with steps("write"):
         rows, observation = _observed_count(deduped.select(*PROCESSED_SCHEMA.fieldNames()), "written")
         write_processed(rows, target)
         written = observation.get["rows"]
 
-    return RunCounts(
-        rows_read=rows_read,
+    return replace(
+        counts,
         rows_written=written,
-        rows_quarantined=quarantined,
         duplicates_in_batch=int(extra_copies),
         duplicates_already_present=already_present,
-        quarantine_reasons=reasons,
         min_event_date=dates[0].isoformat(),
         max_event_date=dates[-1].isoformat(),
     )

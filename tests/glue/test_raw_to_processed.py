@@ -63,6 +63,8 @@ REASON_CASES: dict[str, str | None] = {
     json.dumps(event("ok-3", amount="12.50")): None,
     json.dumps(event("ok-4", attributes={"n": 1, "o": {"p": True}})): None,
     json.dumps(event(42)): None,  # type: ignore[arg-type]  # a number where a string is expected
+    json.dumps(event("ok-5", attributes={"k": "} {"})): None,  # "} {" inside a string
+    json.dumps({**event("ok-6"), "items": [{"a": 1}, {"b": 2}]}): None,  # "},{" in a nested array
     # malformed_json: anything but exactly one JSON object
     "not json": "malformed_json",
     '{"event_id": "x", "event_type": "page_view"': "malformed_json",
@@ -70,6 +72,9 @@ REASON_CASES: dict[str, str | None] = {
     '"just a string"': "malformed_json",
     "null": "malformed_json",
     json.dumps(event("m-1")) + " trailing": "malformed_json",
+    # several objects on a line: the parser alone would read the first and drop the rest unseen
+    json.dumps(event("m-3")) + json.dumps(event("m-4")): "malformed_json",
+    json.dumps(event("m-5")) + ", " + json.dumps(event("m-6")): "malformed_json",
     "{'event_id': 'm-2', 'event_type': 'pv', 'event_time': '2026-11-23T09:30:00Z'}": "malformed_json",
     # required fields
     json.dumps({"event_type": "page_view", "event_time": "2026-11-23T09:30:00.000Z"}): "missing_event_id",
@@ -107,7 +112,15 @@ def test_every_reason_and_its_precedence(spark: SparkSession) -> None:
     got = {row["raw"]: row["reason"] for row in rejected.collect()}
     expected = {line: reason for line, reason in REASON_CASES.items() if reason is not None}
     assert got == expected
-    assert sorted(row["event_id"] for row in valid.collect()) == ["42", "ok-1", "ok-2", "ok-3", "ok-4"]
+    assert sorted(row["event_id"] for row in valid.collect()) == [
+        "42",
+        "ok-1",
+        "ok-2",
+        "ok-3",
+        "ok-4",
+        "ok-5",
+        "ok-6",
+    ]
     assert set(expected.values()) == set(job.REASONS)
     assert rejected.columns == ["reason", "raw", "source_file"]
 
@@ -417,6 +430,50 @@ def test_empty_inputs_succeed_and_write_nothing(spark: SparkSession, tmp_path: P
         out = tmp_path / f"out-{source.name}"
         assert run(spark, source, out) == job.RunCounts()
         assert not out.exists()
+
+
+def test_events_before_1582_are_written_as_they_are(
+    spark: SparkSession, raw_zone: RawZone, tmp_path: Path
+) -> None:
+    # Spark's default refuses to write such instants to Parquet: the job would fail on this file on
+    # every run (the bookmark only moves on success).
+    raw_zone.add(
+        "page_view",
+        DAY,
+        [event("min", event_time="0001-01-01T00:00:00Z"), event("old", event_time="1500-06-01T12:00:00Z")],
+    )
+    counts = run(spark, raw_zone, tmp_path)
+    assert (counts.rows_written, counts.min_event_date) == (2, "0001-01-01")
+    stored = duckdb.sql(
+        "SELECT event_id, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S'), event_date "
+        f"FROM read_parquet('{tmp_path}/processed/**/*.parquet', hive_partitioning = true) ORDER BY 1"
+    ).fetchall()
+    assert stored == [
+        ("min", "0001-01-01T00:00:00", date(1, 1, 1)),
+        ("old", "1500-06-01T12:00:00", date(1500, 6, 1)),
+    ]
+
+
+def test_a_failed_append_leaves_no_quarantine_to_repeat(
+    spark: SparkSession, raw_zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The retry of a failed run reads the same files (the bookmark has not moved): the quarantine is
+    # written after the processed append, so the rejected lines are quarantined once, not per attempt.
+    raw_zone.add("page_view", DAY, [event("a"), "{broken", event("b")])
+    original = job.write_processed
+
+    def failing_write(events: DataFrame, target: str) -> None:
+        raise RuntimeError("S3 is down")
+
+    monkeypatch.setattr(job, "write_processed", failing_write)
+    with pytest.raises(RuntimeError, match="S3 is down"):
+        run(spark, raw_zone, tmp_path)
+    assert not (tmp_path / "quarantine").exists()
+
+    monkeypatch.setattr(job, "write_processed", original)
+    retry = run(spark, raw_zone, tmp_path)
+    assert (retry.rows_written, retry.rows_quarantined) == (2, 1)
+    assert spark.read.json(str(tmp_path / "quarantine")).count() == 1
 
 
 def test_a_lost_row_fails_the_run(
