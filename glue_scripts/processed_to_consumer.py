@@ -16,16 +16,21 @@ without one, e.g. page views; amounts in different currencies are never added to
 ``last_event_time``    latest ``event_time``
 =====================  ===========================================================================
 
-Written as snappy Parquet partitioned by ``event_date``. Every run recomputes the selected dates
-completely from the processed events and replaces exactly those ``event_date`` partitions (dynamic
-partition overwrite): re-runs are idempotent, late events are counted once their day is recomputed, and
-other dates are not touched. ``--since-date yyyy-MM-dd`` selects the dates from that day on (default:
-all); the orchestrator passes the earliest ``min_event_date`` that raw_to_processed logged since the last
-run, so a day that received late events is recomputed.
+Written as snappy Parquet partitioned by ``event_date``. A run recomputes the selected dates completely
+from the processed events and replaces exactly those ``event_date`` partitions (dynamic partition
+overwrite): re-runs are idempotent and other dates are not touched.
+
+Which dates: those raw_to_processed appended to since the last successful run. It leaves an empty
+marker ``<source>/_changed_dates/<yyyy-MM-dd>.<run id>`` per date; this job recomputes those dates and
+then removes the markers it read (a failed run leaves them for the next). So a day that received late
+events is recomputed, a run without new data reads nothing, and a day whose processed files have
+partly expired (lifecycle) is not recomputed from what is left. ``--since-date yyyy-MM-dd`` also
+recomputes every date from that day on (a backfill, e.g. for processed data that predates the markers).
 
 Run locally: ``python processed_to_consumer.py --source DIR --target DIR [--since-date yyyy-MM-dd]``.
 In Glue (``--JOB_NAME`` present): ``--source`` and ``--target`` required, ``--since-date`` optional.
-The script is self-contained (Glue ships one file), so it repeats the processed schema.
+The script is self-contained (Glue ships one file), so it repeats the processed schema and the
+markers' folder name.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -77,6 +82,7 @@ CONSUMER_COLUMNS = (
     "last_event_time",
 )
 DATE_PARTITION_PREFIX = "event_date="
+CHANGED_DATES_DIR = "_changed_dates"  # raw_to_processed writes the same name
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class RunSummary:
     rows_written: int = 0
     dates_written: list[str] | None = None
     since_date: str | None = None
+    markers_consumed: int = 0
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         return {"job": "processed_to_consumer", **asdict(self), **extra}
@@ -106,6 +113,10 @@ def configure_session(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     # An overwrite replaces only the partitions the new data has, never the whole table.
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    # Instants before 1582 (which raw_to_processed accepts) read and written as they are, in the
+    # proleptic Gregorian calendar; Spark's default (EXCEPTION) would fail the write of such a day.
+    spark.conf.set("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
+    spark.conf.set("spark.sql.parquet.datetimeRebaseModeInWrite", "CORRECTED")
 
 
 def _filesystem(spark: SparkSession, path: str) -> tuple[Any, Any]:
@@ -114,9 +125,40 @@ def _filesystem(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
 
 
-def date_partitions(spark: SparkSession, source: str, since: date | None = None) -> list[str]:
-    """Paths of the ``event_date=`` partitions of ``source`` on or after ``since``, from one listing
-    (cheaper on S3 than listing every file of the table and pruning afterwards)."""
+def _iso_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def changed_dates(spark: SparkSession, source: str) -> tuple[set[date], list[str]]:
+    """The dates raw_to_processed's markers under ``<source>/_changed_dates/`` name, and the markers'
+    paths (one listing; the marker's name holds its date)."""
+    filesystem, hadoop_path = _filesystem(spark, f"{source.rstrip('/')}/{CHANGED_DATES_DIR}")
+    if not filesystem.exists(hadoop_path):
+        return set(), []
+    dates: set[date] = set()
+    paths: list[str] = []
+    for status in filesystem.listStatus(hadoop_path):
+        day = _iso_date(status.getPath().getName().split(".", 1)[0])
+        if status.isFile() and day is not None:
+            dates.add(day)
+            paths.append(str(status.getPath().toString()))
+    return dates, sorted(paths)
+
+
+def remove_markers(spark: SparkSession, paths: Sequence[str]) -> None:
+    for path in paths:
+        filesystem, hadoop_path = _filesystem(spark, path)
+        filesystem.delete(hadoop_path, False)
+
+
+def date_partitions(
+    spark: SparkSession, source: str, since: date | None = None, dates: Collection[date] = ()
+) -> list[str]:
+    """Paths of the ``event_date=`` partitions of ``source`` in ``dates`` or on or after ``since``, from
+    one listing (cheaper on S3 than listing every file of the table and pruning afterwards)."""
     filesystem, hadoop_path = _filesystem(spark, source)
     if not filesystem.exists(hadoop_path):
         return []
@@ -125,11 +167,8 @@ def date_partitions(spark: SparkSession, source: str, since: date | None = None)
         name = status.getPath().getName()
         if not status.isDirectory() or not name.startswith(DATE_PARTITION_PREFIX):
             continue
-        try:
-            day = date.fromisoformat(name[len(DATE_PARTITION_PREFIX) :])
-        except ValueError:
-            continue
-        if since is None or day >= since:
+        day = _iso_date(name[len(DATE_PARTITION_PREFIX) :])
+        if day is not None and (day in dates or (since is not None and day >= since)):
             selected.append(f"{source.rstrip('/')}/{name}")
     return sorted(selected)
 
@@ -150,11 +189,13 @@ def write_consumer(aggregates: DataFrame, target: str) -> None:
 
 
 def process(spark: SparkSession, source: str, target: str, since: date | None = None) -> RunSummary:
-    """Recomputes the aggregates of every processed date on or after ``since`` and replaces those
-    consumer partitions. Empty input writes nothing."""
+    """Recomputes the aggregates of the processed dates that changed (markers) or are on or after
+    ``since``, replaces those consumer partitions, then removes the markers it read. Nothing selected
+    writes nothing."""
     configure_session(spark)
     started = time.monotonic()
-    partitions = date_partitions(spark, source, since)
+    changed, markers = changed_dates(spark, source)
+    partitions = date_partitions(spark, source, since, changed)
     dates = [path.rsplit(DATE_PARTITION_PREFIX, 1)[1] for path in partitions]
     result = RunSummary(since_date=since.isoformat() if since else None, dates_written=[])
     if partitions:
@@ -170,6 +211,10 @@ def process(spark: SparkSession, source: str, target: str, since: date | None = 
             dates_written=dates,
             since_date=result.since_date,
         )
+    # Only after the write: a failed run leaves its markers for the next. A marker of a date with no
+    # processed partition left (expired) has nothing to recompute and goes too.
+    remove_markers(spark, markers)
+    result = replace(result, markers_consumed=len(markers))
     LOG.info(
         json.dumps(result.summary(source=source, target=target, seconds=round(time.monotonic() - started, 3)))
     )

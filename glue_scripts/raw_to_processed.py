@@ -6,6 +6,9 @@ Input: GZIP JSON-lines objects that Amazon Data Firehose writes under
 * ``<target>/event_date=<yyyy-MM-dd>/event_type=<type>/*.snappy.parquet``, appended (existing processed
   data is never overwritten). ``event_date`` is the UTC date of ``event_time``, not the arrival date, so
   a late event lands in its own day's partition.
+* ``<target>/_changed_dates/<yyyy-MM-dd>.<run id>``: an empty marker per ``event_date`` the run
+  appended to, left for processed_to_consumer, which recomputes those days and removes the markers
+  (Spark and the crawlers skip ``_`` folders).
 * ``<quarantine>/ingestion_date=<arrival date>/*.json.gz``: every rejected line with ``reason``, the
   original ``raw`` line, its ``source_file`` and ``quarantined_at``.
 
@@ -66,6 +69,7 @@ import json
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -471,6 +475,19 @@ def write_processed(events: DataFrame, target: str) -> None:
     )
 
 
+CHANGED_DATES_DIR = "_changed_dates"  # processed_to_consumer reads the same name
+
+
+def record_changed_dates(spark: SparkSession, target: str, dates: Sequence[date], run_id: str) -> list[str]:
+    """Leaves an empty ``<target>/_changed_dates/<date>.<run_id>`` per date (returned): the dates the
+    consumer zone must recompute. A marker per date, named by it: reading them is one listing."""
+    paths = [f"{target.rstrip('/')}/{CHANGED_DATES_DIR}/{day.isoformat()}.{run_id}" for day in dates]
+    for path in paths:
+        filesystem, hadoop_path = _hadoop_path(spark, path)
+        filesystem.create(hadoop_path, True).close()
+    return paths
+
+
 def write_quarantine(rows: DataFrame, quarantine: str) -> None:
     (
         # One file per arrival date. Shuffles only the rejected rows; coalesce(1) would also have run
@@ -569,6 +586,9 @@ def _process_classified(
     counts = RunCounts(rows_read=rows_read, quarantine_reasons=reasons)
     if dates:
         counts = _append_valid(spark, valid, target, dates, counts, steps=steps)
+        # Every date with valid events, even if all were redeliveries: recomputing a day is idempotent,
+        # missing one is not. A retry after a failure below leaves the same dates again.
+        record_changed_dates(spark, target, dates, f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
 
     # Last, after the processed append: if that fails, the retry (same files: the bookmark has not
     # moved) quarantines the lines once; the processed rows a failed quarantine write leaves behind are

@@ -20,6 +20,9 @@ from stacks.references import zone_bucket
 GLUE_SCRIPTS = Path(__file__).resolve().parent.parent / "glue_scripts"
 EVENTS_PREFIX = "events/"  # raw (Firehose) and processed table root
 DAILY_PREFIX = "daily_event_summary/"  # consumer table root
+# Under EVENTS_PREFIX of the processed zone: raw_to_processed leaves a marker per date it appended to,
+# processed_to_consumer recomputes those dates and deletes the markers (both scripts use this name).
+CHANGED_DATES_PREFIX = "_changed_dates/"
 
 # Rules on the processed events table, evaluated by the pipeline after raw -> processed. DQDL fails a
 # ColumnValues rule on NULL rows and reads a NULL as length 0 in ColumnLength, so rules on optional
@@ -106,6 +109,7 @@ class EtlStack(PlatformStack):
             source_prefix=EVENTS_PREFIX,
             target_bucket=consumer,
             target_prefix=DAILY_PREFIX,
+            source_consumed_prefix=CHANGED_DATES_PREFIX,
             job_name=self.processed_to_consumer_job_name,
             **common,  # type: ignore[arg-type]
         )

@@ -24,8 +24,9 @@ from constructs import Construct, IConstruct
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
 _PREFIX_RE = re.compile(r"^([a-zA-Z0-9_\-.=]+/)*$")
 _CRON_RE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
-# Paths no crawler should turn into tables: Firehose's failed records and quarantined rows.
-DEFAULT_EXCLUSIONS = ("errors/**", "_quarantine/**", "**/_quarantine/**", "**/_SUCCESS", "**/*.crc")
+# Paths no crawler should turn into tables: Firehose's failed records, and folders starting with "_",
+# hidden by the Hive/Spark convention (quarantined rows, jobs' markers, Spark's _temporary).
+DEFAULT_EXCLUSIONS = ("errors/**", "_*/**", "**/_*/**", "**/_SUCCESS", "**/*.crc")
 
 
 class CrawlerTrigger(enum.StrEnum):

@@ -52,6 +52,10 @@ class GlueEtlJob(Construct):
         target_bucket, target_prefix: where it writes (prefix ends with ``/``).
         quarantine_prefix: where rejected rows go, in the target bucket.
             Default: ``_quarantine/<target_prefix>``.
+        source_consumed_prefix: a folder under ``source_prefix`` whose objects the job may delete
+            once handled: a work queue the upstream job fills (e.g. ``_changed_dates/``, the dates
+            raw_to_processed changed, which processed_to_consumer recomputes). Default: none (the
+            source is read-only).
         security_configuration: encrypts the job's logs and bookmarks.
         encryption_key: the security configuration's key (the role must use it).
         worker_type: Default: G.1X. number_of_workers: 2-299. Default: 2.
@@ -74,6 +78,7 @@ class GlueEtlJob(Construct):
         security_configuration: glue.ISecurityConfiguration,
         encryption_key: kms.IKey,
         quarantine_prefix: str | None = None,
+        source_consumed_prefix: str | None = None,
         worker_type: glue.WorkerType = glue.WorkerType.G_1X,
         number_of_workers: int = 2,
         timeout: cdk.Duration | None = None,
@@ -88,6 +93,7 @@ class GlueEtlJob(Construct):
             source_prefix=source_prefix,
             target_prefix=target_prefix,
             quarantine_prefix=quarantine,
+            source_consumed_prefix=source_consumed_prefix,
             number_of_workers=number_of_workers,
             timeout=timeout,
             max_concurrent_runs=max_concurrent_runs,
@@ -109,6 +115,11 @@ class GlueEtlJob(Construct):
             target_bucket=target_bucket,
             target_prefix=target_prefix,
             quarantine_prefix=quarantine,
+            consumed=(
+                source_bucket.arn_for_objects(f"{source_prefix}{source_consumed_prefix}*")
+                if source_consumed_prefix is not None
+                else None
+            ),
             glue_key=encryption_key,
         )
         self.job = glue.PySparkEtlJob(
@@ -154,6 +165,7 @@ class GlueEtlJob(Construct):
         target_bucket: s3.IBucket,
         target_prefix: str,
         quarantine_prefix: str,
+        consumed: str | None,
         glue_key: kms.IKey,
     ) -> iam.ManagedPolicy:
         stack = cdk.Stack.of(self)
@@ -174,6 +186,7 @@ class GlueEtlJob(Construct):
         statements = [
             iam.PolicyStatement(actions=["s3:GetObject"], resources=reads),
             iam.PolicyStatement(actions=["s3:PutObject", "s3:DeleteObject"], resources=writes),
+            *([iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[consumed])] if consumed else []),
             *(
                 iam.PolicyStatement(
                     actions=["s3:ListBucket"],
@@ -230,6 +243,16 @@ class GlueEtlJob(Construct):
                 )
                 for arn in dict.fromkeys([*reads, *writes])  # ordered: deterministic templates
             },
+            **(
+                {
+                    f"Resource::{_nag_format(policy, consumed)}": (
+                        "The job deletes the work items (markers) it has handled under one folder of its "
+                        "source prefix; it cannot write there or delete anything else in the source."
+                    )
+                }
+                if consumed
+                else {}
+            ),
             f"Resource::{_nag_format(policy, log_groups)}": (
                 "Glue writes continuous logs to /aws-glue/jobs/* log groups (per security configuration when "
                 "encrypted); the wildcard covers exactly those."
@@ -467,6 +490,7 @@ def _validate(
     source_prefix: str,
     target_prefix: str,
     quarantine_prefix: str,
+    source_consumed_prefix: str | None,
     number_of_workers: int,
     timeout: cdk.Duration,
     max_concurrent_runs: int,
@@ -476,6 +500,7 @@ def _validate(
         ("source_prefix", source_prefix),
         ("target_prefix", target_prefix),
         ("quarantine_prefix", quarantine_prefix),
+        *([("source_consumed_prefix", source_consumed_prefix)] if source_consumed_prefix is not None else []),
     ):
         if not _PREFIX_RE.fullmatch(prefix):
             raise ValueError(

@@ -1,8 +1,9 @@
-"""processed_to_consumer: exact daily aggregates, idempotent re-runs, only the selected dates replaced."""
+"""processed_to_consumer: exact daily aggregates, idempotent re-runs, only the changed dates replaced."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -58,9 +59,20 @@ PROCESSED = [
 ]
 
 
-def write_processed(spark: SparkSession, target: Path, rows: list[tuple[Any, ...]]) -> None:
+def write_processed(
+    spark: SparkSession, target: Path, rows: list[tuple[Any, ...]], *, markers: bool = True
+) -> None:
+    """Appends ``rows`` as raw_to_processed does, with its change markers unless ``markers=False``."""
     frame = spark.createDataFrame(rows, raw_to_processed.PROCESSED_SCHEMA)
     raw_to_processed.write_processed(frame.coalesce(1), str(target))
+    if markers:
+        days = sorted({row[-1] for row in rows})
+        raw_to_processed.record_changed_dates(spark, str(target), days, uuid.uuid4().hex)
+
+
+def markers(processed: Path) -> list[str]:
+    folder = processed / consumer.CHANGED_DATES_DIR
+    return sorted(p.name.split(".")[0] for p in folder.glob("*") if not p.name.startswith("."))  # no .crc
 
 
 def consumer_rows(target: Path) -> set[tuple[Any, ...]]:
@@ -97,9 +109,14 @@ def test_daily_aggregates_exact(spark: SparkSession, tmp_path: Path) -> None:
     write_processed(spark, tmp_path / "processed", PROCESSED)
     summary = consumer.process(spark, str(tmp_path / "processed"), str(tmp_path / "consumer"))
     assert summary == consumer.RunSummary(
-        events_read=10, rows_written=5, dates_written=["2026-11-22", "2026-11-23"], since_date=None
+        events_read=10,
+        rows_written=5,
+        dates_written=["2026-11-22", "2026-11-23"],
+        since_date=None,
+        markers_consumed=2,
     )
     assert consumer_rows(tmp_path / "consumer") == EXPECTED
+    assert markers(tmp_path / "processed") == []  # consumed
     schema = spark.read.parquet(str(tmp_path / "consumer")).dtypes
     assert schema == [
         ("event_type", "string"),
@@ -119,16 +136,17 @@ def test_daily_aggregates_exact(spark: SparkSession, tmp_path: Path) -> None:
     assert all(p.name.endswith(".snappy.parquet") for p in files if p.suffix == ".parquet")
 
 
-def test_rerun_replaces_only_selected_dates_and_is_idempotent(spark: SparkSession, tmp_path: Path) -> None:
+def test_a_late_event_recomputes_its_day_only(spark: SparkSession, tmp_path: Path) -> None:
     processed, target = tmp_path / "processed", tmp_path / "consumer"
     write_processed(spark, processed, PROCESSED)
     consumer.process(spark, str(processed), str(target))
     untouched = partition_files(target, D1)
     before_d2 = partition_files(target, D2)
 
-    # A late page view for D2 arrives in the processed zone; the orchestrator recomputes from D2 on.
+    # A late page view for D2 reaches the processed zone, with raw_to_processed's marker for D2.
     write_processed(spark, processed, [processed_event("late", "page_view", 20, "u9")])
-    summary = consumer.process(spark, str(processed), str(target), since=D2)
+    assert markers(processed) == ["2026-11-23"]
+    summary = consumer.process(spark, str(processed), str(target))
     assert (summary.events_read, summary.rows_written, summary.dates_written) == (10, 4, ["2026-11-23"])
 
     late_expected = (EXPECTED - {(D2, "page_view", None, 4, 2, None, t(D2, 9), t(D2, 12))}) | {
@@ -140,11 +158,50 @@ def test_rerun_replaces_only_selected_dates_and_is_idempotent(spark: SparkSessio
     assert len(after_d2) == 1
     assert after_d2.keys() != before_d2.keys()  # replaced, not appended to
 
-    # Re-running (all dates) changes nothing in the result.
-    consumer.process(spark, str(processed), str(target))
-    consumer.process(spark, str(processed), str(target))
+    # Nothing new: a run reads and writes nothing. A backfill of every date changes no result.
+    idle = consumer.process(spark, str(processed), str(target))
+    assert (idle.events_read, idle.dates_written, idle.markers_consumed) == (0, [], 0)
+    consumer.process(spark, str(processed), str(target), since=D1)
+    consumer.process(spark, str(processed), str(target), since=D1)
     assert consumer_rows(target) == late_expected
     assert [len(partition_files(target, day)) for day in (D1, D2)] == [1, 1]
+
+
+def test_expired_processed_files_never_shrink_a_consumer_day(spark: SparkSession, tmp_path: Path) -> None:
+    # Processed objects expire by age (lifecycle): a day written by two runs loses its older file
+    # first. With no marker for that day, nothing recomputes it from what is left.
+    processed, target = tmp_path / "processed", tmp_path / "consumer"
+    write_processed(spark, processed, [processed_event("o1", "page_view", 7, "u1", day=D1)])
+    write_processed(spark, processed, [processed_event("o2", "page_view", 8, "u2", day=D1)])
+    consumer.process(spark, str(processed), str(target))
+    (older, _) = sorted(
+        (processed / "event_date=2026-11-22").glob("*/*.parquet"), key=lambda p: p.stat().st_mtime_ns
+    )
+    older.unlink()
+
+    summary = consumer.process(spark, str(processed), str(target))
+    assert summary.dates_written == []
+    assert consumer_rows(target) == {(D1, "page_view", None, 2, 2, None, t(D1, 7), t(D1, 8))}
+
+
+def test_a_failed_run_keeps_its_markers(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    processed, target = tmp_path / "processed", tmp_path / "consumer"
+    write_processed(spark, processed, PROCESSED)
+
+    def failing_write(aggregates: Any, target: str) -> None:
+        raise RuntimeError("S3 is down")
+
+    original = consumer.write_consumer
+    monkeypatch.setattr(consumer, "write_consumer", failing_write)
+    with pytest.raises(RuntimeError, match="S3 is down"):
+        consumer.process(spark, str(processed), str(target))
+    assert markers(processed) == ["2026-11-22", "2026-11-23"]
+
+    monkeypatch.setattr(consumer, "write_consumer", original)
+    assert consumer.process(spark, str(processed), str(target)).dates_written == ["2026-11-22", "2026-11-23"]
+    assert consumer_rows(target) == EXPECTED
 
 
 def test_empty_input_writes_nothing(spark: SparkSession, tmp_path: Path) -> None:
@@ -158,7 +215,7 @@ def test_empty_input_writes_nothing(spark: SparkSession, tmp_path: Path) -> None
 
 
 def test_main_parses_since_date_and_returns_the_summary(spark: SparkSession, tmp_path: Path) -> None:
-    write_processed(spark, tmp_path / "processed", PROCESSED)
+    write_processed(spark, tmp_path / "processed", PROCESSED, markers=False)  # e.g. older data: a backfill
     source, target = str(tmp_path / "processed"), str(tmp_path / "c")
     summary = consumer.main(["consumer.py", "--source", source, "--target", target, "--since-date", str(D2)])
     assert summary.since_date == "2026-11-23"
@@ -177,7 +234,8 @@ def test_end_to_end_from_raw_lines(spark: SparkSession, tmp_path: Path) -> None:
         [(json.dumps(line), "s3://raw/x.gz") for line in lines], raw_to_processed.LINES_SCHEMA
     )
     raw_to_processed.process(spark, raw, str(tmp_path / "processed"), str(tmp_path / "quarantine"))
-    consumer.process(spark, str(tmp_path / "processed"), str(tmp_path / "consumer"))
+    summary = consumer.process(spark, str(tmp_path / "processed"), str(tmp_path / "consumer"))
+    assert (summary.dates_written, summary.markers_consumed) == (["2026-11-23"], 1)
     assert consumer_rows(tmp_path / "consumer") == {
         (D2, "purchase", "EUR", 2, 2, Decimal("4.50"), datetime(2026, 11, 23, 9, 30), t(D2, 18))
     }

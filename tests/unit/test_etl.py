@@ -136,6 +136,18 @@ def test_role_reads_the_source_prefix_and_writes_only_target_and_quarantine(env:
     assert not [a for a in actions if a.endswith("*")]  # exact actions only
 
 
+def test_role_may_delete_only_the_consumed_folder_of_its_source(env: Fixture) -> None:
+    env.build(source_consumed_prefix="_changed_dates/")
+    raw = env.logical_id(env.source)
+    deletes_only = [s for s in env.statements() if s["Action"] == "s3:DeleteObject"]
+
+    assert [s["Resource"]["Fn::Join"][1] for s in deletes_only] == [
+        [{"Fn::GetAtt": [raw, "Arn"]}, "/events/_changed_dates/*"]
+    ]
+    puts = [s for s in env.statements() if "s3:PutObject" in s["Action"]]
+    assert raw not in json.dumps(puts)  # still no write anywhere in the source
+
+
 def test_failure_alerts_route_job_and_crawler_failures_to_the_topic(env: Fixture) -> None:
     topic = sns.Topic(env.stack, "Alerts")
 
@@ -175,6 +187,7 @@ def test_failure_alerts_need_something_to_watch(env: Fixture) -> None:
             {"quarantine_prefix": "events/bad/"},
             r"quarantine_prefix: 'events/bad/' must not overlap target_prefix",
         ),
+        ({"source_consumed_prefix": "markers"}, r"source_consumed_prefix: 'markers' is not allowed"),
         ({"number_of_workers": 1}, r"number_of_workers: 1 is not allowed; expected 2 to 299"),
         ({"timeout": cdk.Duration.hours(49)}, r"timeout: 2940 minutes is not allowed; expected 1 to 2880"),
         ({"max_concurrent_runs": 0}, r"max_concurrent_runs: 0 is not allowed"),

@@ -6,8 +6,9 @@ import json
 import re
 from typing import Any
 
+import processed_to_consumer
 import raw_to_processed
-from stacks.etl_stack import PROCESSED_EVENTS_DQDL
+from stacks.etl_stack import CHANGED_DATES_PREFIX, EVENTS_PREFIX, PROCESSED_EVENTS_DQDL
 from tests.conftest import SynthesizedPlatform
 
 
@@ -39,7 +40,20 @@ def test_raw_crawler_skips_firehose_errors_and_quarantine(env_platform: Synthesi
     (target,) = raw["Properties"]["Targets"]["S3Targets"]
 
     assert "errors/**" in target["Exclusions"]
-    assert "_quarantine/**" in target["Exclusions"]
+    assert "_*/**" in target["Exclusions"]  # _quarantine and the jobs' markers
+
+
+def test_consumer_job_consumes_the_markers_raw_to_processed_leaves(dev: SynthesizedPlatform) -> None:
+    # One folder name in three places: the stack's grant and both self-contained scripts.
+    assert f"{raw_to_processed.CHANGED_DATES_DIR}/" == CHANGED_DATES_PREFIX
+    assert f"{processed_to_consumer.CHANGED_DATES_DIR}/" == CHANGED_DATES_PREFIX
+    policy = dev.template(dev.platform.etl).to_json()["Resources"][
+        dev.platform.etl.get_logical_id(dev.platform.etl.processed_to_consumer.policy.node.default_child)
+    ]
+    deletes = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "s3:DeleteObject"
+    ]
+    assert [s["Resource"]["Fn::Join"][1][-1] for s in deletes] == [f"/{EVENTS_PREFIX}{CHANGED_DATES_PREFIX}*"]
 
 
 def test_jobs_ship_the_glue_scripts_with_configured_workers(
