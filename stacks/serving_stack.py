@@ -34,13 +34,14 @@ def consumer_queries(database: str) -> list[NamedQuerySpec]:
     """Saved queries over the consumer table; each filters on the partition column so it prunes by date."""
     table = f'"{database}"."daily_event_summary"'
     return [
+        # The table's grain is (date, type, currency): event counts add up across currencies, amounts
+        # only within one, and distinct users never (a user paying in two currencies is in both rows).
         NamedQuerySpec(
             name="daily-events-by-type",
-            description="Events, users and amount per event type for the last 7 days",
+            description="Events per event type for the last 7 days",
             database=database,
             query=(
-                "SELECT event_date, event_type, SUM(event_count) AS events, SUM(unique_users) AS users, "
-                f"SUM(total_amount) AS amount FROM {table} "
+                f"SELECT event_date, event_type, SUM(event_count) AS events FROM {table} "
                 # Crawlers type Hive partition values as strings: compare strings, which still prunes.
                 "WHERE event_date >= CAST(current_date - INTERVAL '7' DAY AS varchar) "
                 "GROUP BY event_date, event_type ORDER BY event_date DESC, events DESC"

@@ -227,3 +227,16 @@ def test_shipped_named_queries_prune_on_the_string_partition_column(prod: Synthe
     for query in queries:
         # crawler-made partition columns are strings: compare with a string so partitions prune
         assert "WHERE event_date >= CAST(current_date - INTERVAL" in query and "AS varchar)" in query
+
+
+def test_shipped_named_queries_add_up_only_what_is_additive(prod: SynthesizedPlatform) -> None:
+    # The consumer grain is (event_date, event_type, currency): distinct users never add up across
+    # rows, amounts only within one currency.
+    serving = prod.template(prod.platform.serving)
+    queries = [
+        q["Properties"]["QueryString"] for q in serving.find_resources("AWS::Athena::NamedQuery").values()
+    ]
+    for query in queries:
+        assert "SUM(unique_users)" not in query, query
+        if "SUM(total_amount)" in query:
+            assert "GROUP BY event_date, currency" in query, query
