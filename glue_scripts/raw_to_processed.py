@@ -26,7 +26,8 @@ Quarantine reasons, checked in this order (a line gets the first that applies), 
 ``invalid_event_type``    ``event_type`` does not match ``^[a-z0-9][a-z0-9_-]{0,63}$``
 ``missing_event_time``    ``event_time`` absent, null or blank
 ``invalid_event_time``    not ISO-8601 with a date, a time and an explicit zone (``Z`` or
-                          ``+hh:mm``), or not a real instant (``2026-02-30...``)
+                          ``+hh:mm``), not a real instant (``2026-02-30...``), or outside years
+                          1-9999 once in UTC (``0001-01-01T00:00:00+01:00``)
 ``invalid_amount``        not a number, more than 2 decimals, or beyond decimal(18,2)
 ``negative_amount``       ``amount`` < 0
 ``invalid_currency``      ``currency`` present but not 3 upper-case letters
@@ -132,6 +133,8 @@ CURRENCY_RE = r"^[A-Z]{3}$"
 EVENT_TIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
 JSON_NUMBER_RE = r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$"
 ARRIVAL_DATE_RE = r"/dt=(\d{4}-\d{2}-\d{2})/"
+_FIRST_SECOND = -62135596800  # 0001-01-01T00:00:00Z
+_LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
 MAX_AMOUNT = Decimal("1e16")  # decimal(18,2) holds 16 integer digits
 WHITESPACE = " \t\r\n\f"
 
@@ -261,11 +264,12 @@ def parse(lines: DataFrame, *, barrier: bool = True) -> DataFrame:
         sf.col("_typed.attributes").alias("attributes"),
         sf.col("_text.attributes").alias("_attributes_text"),
     )
+    instant = sf.try_to_timestamp(event_time_text)
+    # Years 1-9999 in UTC: an event_date outside them cannot be collected into Python (the run
+    # would fail on that line every time, as its file is read again until a run succeeds).
+    in_range = sf.unix_seconds(instant).between(_FIRST_SECOND, _LAST_SECOND)
     return parsed.select(
-        "*",
-        sf.when(event_time_text.rlike(EVENT_TIME_RE), sf.try_to_timestamp(event_time_text)).alias(
-            "event_time"
-        ),
+        "*", sf.when(event_time_text.rlike(EVENT_TIME_RE) & in_range, instant).alias("event_time")
     )
 
 

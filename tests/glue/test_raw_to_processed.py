@@ -96,6 +96,8 @@ REASON_CASES: dict[str, str | None] = {
     json.dumps(event("r-8", event_time="2026-02-30T09:30:00.000Z")): "invalid_event_time",
     json.dumps(event("r-9", event_time="2026-11-23T09:30:00")): "invalid_event_time",  # no zone
     json.dumps(event("r-10", event_time=1763890200000)): "invalid_event_time",  # epoch millis
+    json.dumps(event("r-11", event_time="0001-01-01T00:00:00+01:00")): "invalid_event_time",  # year 0 in UTC
+    json.dumps(event("r-12", event_time="9999-12-31T23:30:00-01:00")): "invalid_event_time",  # year 10000
     # optional fields
     json.dumps(event("o-1", amount="abc")): "invalid_amount",
     json.dumps(event("o-2", amount=True)): "invalid_amount",
@@ -444,15 +446,20 @@ def test_empty_inputs_succeed_and_write_nothing(spark: SparkSession, tmp_path: P
 def test_events_before_1582_are_written_as_they_are(
     spark: SparkSession, raw_zone: RawZone, tmp_path: Path
 ) -> None:
-    # Spark's default refuses to write such instants to Parquet: the job would fail on this file on
-    # every run (the bookmark only moves on success).
+    # Spark's default refuses to write such instants to Parquet, and a date before year 1 cannot be
+    # collected: either would fail the job on this file on every run (the bookmark only moves on success).
     raw_zone.add(
         "page_view",
         DAY,
-        [event("min", event_time="0001-01-01T00:00:00Z"), event("old", event_time="1500-06-01T12:00:00Z")],
+        [
+            event("min", event_time="0001-01-01T00:00:00Z"),
+            event("old", event_time="1500-06-01T12:00:00Z"),
+            event("year-0", event_time="0001-01-01T00:00:00+01:00"),  # .NET's MinValue east of UTC
+        ],
     )
     counts = run(spark, raw_zone, tmp_path)
     assert (counts.rows_written, counts.min_event_date) == (2, "0001-01-01")
+    assert counts.quarantine_reasons == {"invalid_event_time": 1}
     stored = duckdb.sql(
         "SELECT event_id, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S'), event_date "
         f"FROM read_parquet('{tmp_path}/processed/**/*.parquet', hive_partitioning = true) ORDER BY 1"
