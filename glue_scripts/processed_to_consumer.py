@@ -23,9 +23,11 @@ overwrite): re-runs are idempotent and other dates are not touched.
 Which dates: those raw_to_processed appended to since the last successful run. It leaves an empty
 marker ``<source>/_changed_dates/<yyyy-MM-dd>.<run id>`` per date; this job recomputes those dates and
 then removes the markers it read (a failed run leaves them for the next). So a day that received late
-events is recomputed, a run without new data reads nothing, and a day whose processed files have
-partly expired (lifecycle) is not recomputed from what is left. ``--since-date yyyy-MM-dd`` also
-recomputes every date from that day on (a backfill, e.g. for processed data that predates the markers).
+events is recomputed and a run without new data reads nothing. A day whose processed files have
+partly expired (lifecycle) is not recomputed from what is left, unless a late event for that day
+arrives (keep processed data at least as long as consumer data to rule that out).
+``--since-date yyyy-MM-dd`` also recomputes every date from that day on (a backfill, e.g. for
+processed data that predates the markers).
 
 Run locally: ``python processed_to_consumer.py --source DIR --target DIR [--since-date yyyy-MM-dd]``.
 In Glue (``--JOB_NAME`` present): ``--source`` and ``--target`` required, ``--since-date`` optional.

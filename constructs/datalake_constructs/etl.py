@@ -54,8 +54,9 @@ class GlueEtlJob(Construct):
             Default: ``_quarantine/<target_prefix>``.
         source_consumed_prefix: a folder under ``source_prefix`` whose objects the job may delete
             once handled: a work queue the upstream job fills (e.g. ``_changed_dates/``, the dates
-            raw_to_processed changed, which processed_to_consumer recomputes). Default: none (the
-            source is read-only).
+            raw_to_processed changed, which processed_to_consumer recomputes). The job may also put
+            objects there: Hadoop's S3 clients can write a folder marker when a delete empties a
+            folder. Default: none (the source is read-only).
         security_configuration: encrypts the job's logs and bookmarks.
         encryption_key: the security configuration's key (the role must use it).
         worker_type: Default: G.1X. number_of_workers: 2-299. Default: 2.
@@ -116,7 +117,8 @@ class GlueEtlJob(Construct):
             target_prefix=target_prefix,
             quarantine_prefix=quarantine,
             consumed=(
-                source_bucket.arn_for_objects(f"{source_prefix}{source_consumed_prefix}*")
+                # No trailing "/": also the folder's own marker objects ("<folder>/", "<folder>_$folder$").
+                source_bucket.arn_for_objects(f"{source_prefix}{source_consumed_prefix.rstrip('/')}*")
                 if source_consumed_prefix is not None
                 else None
             ),
@@ -186,7 +188,11 @@ class GlueEtlJob(Construct):
         statements = [
             iam.PolicyStatement(actions=["s3:GetObject"], resources=reads),
             iam.PolicyStatement(actions=["s3:PutObject", "s3:DeleteObject"], resources=writes),
-            *([iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[consumed])] if consumed else []),
+            *(
+                [iam.PolicyStatement(actions=["s3:DeleteObject", "s3:PutObject"], resources=[consumed])]
+                if consumed
+                else []
+            ),
             *(
                 iam.PolicyStatement(
                     actions=["s3:ListBucket"],
@@ -246,8 +252,9 @@ class GlueEtlJob(Construct):
             **(
                 {
                     f"Resource::{_nag_format(policy, consumed)}": (
-                        "The job deletes the work items (markers) it has handled under one folder of its "
-                        "source prefix; it cannot write there or delete anything else in the source."
+                        "The job deletes the work items (markers) it has handled in one folder of its "
+                        "source prefix (and may write that folder's marker object, as Hadoop's S3 clients "
+                        "do when a delete empties it); nothing else in the source."
                     )
                 }
                 if consumed

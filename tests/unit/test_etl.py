@@ -139,13 +139,22 @@ def test_role_reads_the_source_prefix_and_writes_only_target_and_quarantine(env:
 def test_role_may_delete_only_the_consumed_folder_of_its_source(env: Fixture) -> None:
     env.build(source_consumed_prefix="_changed_dates/")
     raw = env.logical_id(env.source)
-    deletes_only = [s for s in env.statements() if s["Action"] == "s3:DeleteObject"]
+    on_source = {
+        (action, json.dumps(resource))
+        for s in env.statements()
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        if raw in json.dumps(resource)
+    }
+    folder = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [raw, "Arn"]}, "/events/_changed_dates*"]]})
+    prefix = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [raw, "Arn"]}, "/events/*"]]})
 
-    assert [s["Resource"]["Fn::Join"][1] for s in deletes_only] == [
-        [{"Fn::GetAtt": [raw, "Arn"]}, "/events/_changed_dates/*"]
-    ]
-    puts = [s for s in env.statements() if "s3:PutObject" in s["Action"]]
-    assert raw not in json.dumps(puts)  # still no write anywhere in the source
+    # Writes and deletes in the queue folder only; elsewhere in the source, reads and listing.
+    assert {(a, r) for a, r in on_source if a in ("s3:PutObject", "s3:DeleteObject")} == {
+        ("s3:PutObject", folder),
+        ("s3:DeleteObject", folder),
+    }
+    assert ("s3:GetObject", prefix) in on_source
 
 
 def test_failure_alerts_route_job_and_crawler_failures_to_the_topic(env: Fixture) -> None:

@@ -50,10 +50,17 @@ def test_consumer_job_consumes_the_markers_raw_to_processed_leaves(dev: Synthesi
     policy = dev.template(dev.platform.etl).to_json()["Resources"][
         dev.platform.etl.get_logical_id(dev.platform.etl.processed_to_consumer.policy.node.default_child)
     ]
-    deletes = [
-        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "s3:DeleteObject"
+    deleted = sorted(
+        resource["Fn::Join"][1][-1]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "s3:DeleteObject" in s["Action"]
+        for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    )
+    assert deleted == [
+        "/_quarantine/daily_event_summary/*",  # its own quarantine and target (an overwrite deletes)
+        "/daily_event_summary/*",
+        f"/{EVENTS_PREFIX}{CHANGED_DATES_PREFIX.rstrip('/')}*",  # in the source: the markers' folder only
     ]
-    assert [s["Resource"]["Fn::Join"][1][-1] for s in deletes] == [f"/{EVENTS_PREFIX}{CHANGED_DATES_PREFIX}*"]
 
 
 def test_jobs_ship_the_glue_scripts_with_configured_workers(
