@@ -55,9 +55,17 @@ class EtlStack(PlatformStack):
 
         raw, processed, consumer = (zone_bucket(self, config, storage, z) for z in DataLakeZone)
 
-        def zone(bucket: s3.IBucket, prefix: str, zone_trigger: CrawlerTrigger) -> ZoneCatalogSource:
+        def zone(
+            bucket: s3.IBucket, prefix: str, zone_trigger: CrawlerTrigger, *, job_output: bool = False
+        ) -> ZoneCatalogSource:
             return ZoneCatalogSource(
-                bucket=bucket, prefixes=[prefix], trigger=zone_trigger, schedule=etl.crawler_schedule
+                bucket=bucket,
+                prefixes=[prefix],
+                trigger=zone_trigger,
+                schedule=etl.crawler_schedule,
+                # The jobs own these schemas: crawls only need to add the day's new partition folders,
+                # and a crawl over the whole history on every pipeline run would grow with it.
+                new_folders_only=True if job_output else None,
             )
 
         # Only the raw bucket sends object events; the processed and consumer zones are written by
@@ -72,8 +80,8 @@ class EtlStack(PlatformStack):
             data_key=storage.encryption_key,
             zones={
                 "raw": zone(raw, EVENTS_PREFIX, trigger),
-                "processed": zone(processed, EVENTS_PREFIX, written_by_jobs),
-                "consumer": zone(consumer, DAILY_PREFIX, written_by_jobs),
+                "processed": zone(processed, EVENTS_PREFIX, written_by_jobs, job_output=True),
+                "consumer": zone(consumer, DAILY_PREFIX, written_by_jobs, job_output=True),
             },
             removal_policy=config.removal_policy,
         )

@@ -51,6 +51,11 @@ class ZoneCatalogSource:
         exclusions: glob patterns to skip. Default: ``DEFAULT_EXCLUSIONS``.
         trigger: Default: ON_DEMAND.
         schedule: cron expression for ``SCHEDULE``, e.g. ``cron(15 * * * ? *)``.
+        new_folders_only: crawl only folders added since the last crawl (the first crawl is full),
+            and log schema changes instead of applying them: a crawl's time stays flat as the zone
+            grows. Right for a zone whose schema its writer owns (a job's output); a zone whose
+            producers may add fields (raw) needs full crawls to follow them. Default: True for
+            ``SCHEDULE``, False for ``ON_DEMAND``; ``S3_EVENTS`` crawls what the events name.
     """
 
     bucket: s3.IBucket
@@ -58,16 +63,29 @@ class ZoneCatalogSource:
     exclusions: Sequence[str] = field(default=DEFAULT_EXCLUSIONS)
     trigger: CrawlerTrigger = CrawlerTrigger.ON_DEMAND
     schedule: str | None = None
+    new_folders_only: bool | None = None
+
+    @property
+    def recrawl_behavior(self) -> str:
+        if self.trigger == CrawlerTrigger.S3_EVENTS:
+            return "CRAWL_EVENT_MODE"
+        incremental = (
+            self.new_folders_only
+            if self.new_folders_only is not None
+            else self.trigger == CrawlerTrigger.SCHEDULE
+        )
+        return "CRAWL_NEW_FOLDERS_ONLY" if incremental else "CRAWL_EVERYTHING"
 
 
 class DataLakeCatalog(Construct):
     """A Glue database and a crawler per zone, sharing one KMS-encrypting security configuration.
 
     Each crawler has its own role that may read only its bucket prefixes, decrypt with the data key,
-    write only its own database and its own encrypted logs. Schema changes update the catalog and
-    deletions are only logged (tables are never dropped by a crawler); scheduled crawlers crawl new
-    folders only; event-mode crawlers consume the bucket's EventBridge object events from an
-    encrypted SQS queue.
+    write only its own database and its own encrypted logs. Full crawls apply schema changes to the
+    catalog; incremental ones (``new_folders_only``, the default for scheduled crawlers) add new
+    folders and log schema changes; deletions are only logged (tables are never dropped by a
+    crawler); event-mode crawlers consume the bucket's EventBridge object events from an encrypted
+    SQS queue.
 
     Example::
 
@@ -186,17 +204,13 @@ class DataLakeCatalog(Construct):
                 if source.trigger == CrawlerTrigger.SCHEDULE
                 else None
             ),
-            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(
-                recrawl_behavior={
-                    CrawlerTrigger.S3_EVENTS: "CRAWL_EVENT_MODE",
-                    CrawlerTrigger.SCHEDULE: "CRAWL_NEW_FOLDERS_ONLY",
-                    CrawlerTrigger.ON_DEMAND: "CRAWL_EVERYTHING",
-                }[source.trigger]
-            ),
+            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior=source.recrawl_behavior),
             # Incremental crawls may only log schema changes; full crawls keep the catalog current.
             # Deletions are never applied: a missing folder must not drop a table.
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
-                update_behavior="LOG" if source.trigger != CrawlerTrigger.ON_DEMAND else "UPDATE_IN_DATABASE",
+                update_behavior=(
+                    "UPDATE_IN_DATABASE" if source.recrawl_behavior == "CRAWL_EVERYTHING" else "LOG"
+                ),
                 delete_behavior="LOG",
             ),
             configuration=json.dumps(
@@ -426,6 +440,11 @@ def _validate(zones: Mapping[str, ZoneCatalogSource], database_prefix: str) -> N
                 )
         elif source.schedule is not None:
             raise ValueError(f"zones[{zone!r}].schedule: only allowed with trigger=SCHEDULE")
+        if source.trigger == CrawlerTrigger.S3_EVENTS and source.new_folders_only is not None:
+            raise ValueError(
+                f"zones[{zone!r}].new_folders_only: not allowed with trigger=S3_EVENTS (an event-mode "
+                "crawler crawls the folders its events name)"
+            )
         # Glue's event mode takes a single S3 target, and that target must be a folder.
         one_folder = len(source.prefixes) == 1 and source.prefixes[0] != ""
         if source.trigger == CrawlerTrigger.S3_EVENTS and not one_folder:

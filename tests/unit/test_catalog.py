@@ -151,6 +151,26 @@ def test_scheduled_crawler_crawls_new_folders_only(env: Fixture) -> None:
     assert processed["SchemaChangePolicy"]["UpdateBehavior"] == "LOG"
 
 
+def test_new_folders_only_is_a_choice_for_either_trigger(env: Fixture) -> None:
+    # A job's output zone crawled by the pipeline: incremental; a scheduled zone may crawl everything.
+    env.build(
+        processed=ZoneCatalogSource(bucket=env.buckets["processed"], new_folders_only=True),
+        raw=ZoneCatalogSource(
+            bucket=env.buckets["raw"],
+            trigger=CrawlerTrigger.SCHEDULE,
+            schedule="cron(15 * * * ? *)",
+            new_folders_only=False,
+        ),
+    )
+
+    processed, raw = env.crawler("processed"), env.crawler("raw")
+    assert "Schedule" not in processed
+    assert processed["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    assert processed["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+    assert raw["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
+    assert raw["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
+
+
 def test_event_mode_crawler_consumes_object_events_from_an_encrypted_queue(env: Fixture) -> None:
     catalog = env.build(
         raw=ZoneCatalogSource(
@@ -239,6 +259,14 @@ def test_each_crawler_role_reads_only_its_prefix_and_writes_only_its_database(en
         (
             {"zones": {"raw": {"trigger": CrawlerTrigger.S3_EVENTS, "prefixes": ["a/", "b/"]}}},
             r"zones\['raw'\]\.prefixes: \['a/', 'b/'\] is not allowed with trigger=S3_EVENTS",
+        ),
+        (
+            {
+                "zones": {
+                    "raw": {"trigger": CrawlerTrigger.S3_EVENTS, "prefixes": ["a/"], "new_folders_only": True}
+                }
+            },
+            r"zones\['raw'\]\.new_folders_only: not allowed with trigger=S3_EVENTS",
         ),
     ],
 )

@@ -43,6 +43,23 @@ def test_raw_crawler_skips_firehose_errors_and_quarantine(env_platform: Synthesi
     assert "_*/**" in target["Exclusions"]  # _quarantine and the jobs' markers
 
 
+def test_job_output_zones_are_crawled_incrementally_raw_in_full(env_platform: SynthesizedPlatform) -> None:
+    # The jobs own the processed and consumer schemas: the pipeline's crawls there add the new
+    # partition folders and stay as fast as the zone grows; raw follows producers' new fields.
+    policies = {
+        c["Properties"]["Name"].split("-")[-2]: (
+            c["Properties"]["RecrawlPolicy"]["RecrawlBehavior"],
+            c["Properties"]["SchemaChangePolicy"]["UpdateBehavior"],
+        )
+        for c in resources(env_platform, "AWS::Glue::Crawler").values()
+    }
+    assert policies == {
+        "raw": ("CRAWL_EVERYTHING", "UPDATE_IN_DATABASE"),
+        "processed": ("CRAWL_NEW_FOLDERS_ONLY", "LOG"),
+        "consumer": ("CRAWL_NEW_FOLDERS_ONLY", "LOG"),
+    }
+
+
 def test_consumer_job_consumes_the_markers_raw_to_processed_leaves(dev: SynthesizedPlatform) -> None:
     # One folder name in three places: the stack's grant and both self-contained scripts.
     assert f"{raw_to_processed.CHANGED_DATES_DIR}/" == CHANGED_DATES_PREFIX
