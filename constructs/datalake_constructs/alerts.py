@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -28,8 +29,10 @@ class AlertTopic(Construct):
     """A CMK-encrypted, TLS-only SNS topic for alarms, EventBridge failure events and budget alerts.
 
     The key policy lets CloudWatch, EventBridge and AWS Budgets encrypt messages for the topic, and
-    the topic policy lets EventBridge and Budgets publish (CloudWatch alarms publish through the key
-    grant alone). Subscriptions: email addresses, and optionally SQS queues or Lambda functions.
+    the topic policy lets them publish, from this account only (CloudWatch: this account's alarms in
+    this region). The TLS-only policy replaces SNS's default topic policy, so every publishing
+    service needs its statement: without one, alarm actions fail with "not authorized to perform:
+    SNS:Publish". Subscriptions: email addresses, and optionally SQS queues or Lambda functions.
 
     Example::
 
@@ -87,14 +90,23 @@ class AlertTopic(Construct):
                     conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
                 )
             )
-        for service in ("events.amazonaws.com", "budgets.amazonaws.com"):
+        alarms = cdk.Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for service in PUBLISHING_SERVICES:
+            conditions: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
+            if service == "cloudwatch.amazonaws.com":
+                conditions["ArnLike"] = {"aws:SourceArn": alarms}
             self.topic.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Publish from {service.split('.')[0]}",
                     actions=["sns:Publish"],
                     principals=[iam.ServicePrincipal(service)],
                     resources=[self.topic.topic_arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+                    conditions=conditions,
                 )
             )
         for email in emails:

@@ -34,11 +34,17 @@ def test_topic_is_encrypted_tls_only_and_open_to_the_publishing_services() -> No
         for s in statements
     )
     publishers = {
-        s["Principal"]["Service"]
+        s["Principal"]["Service"]: s["Condition"]
         for s in statements
         if s.get("Action") == "sns:Publish" and s["Effect"] == "Allow"
     }
-    assert publishers == {"events.amazonaws.com", "budgets.amazonaws.com"}
+    # The TLS-only topic policy replaces SNS's default one: a service without a statement here
+    # (CloudWatch alarms included) is refused at publish time, which nothing reports at deploy.
+    assert set(publishers) == set(PUBLISHING_SERVICES)
+    for condition in publishers.values():
+        assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    alarm_arn = json.dumps(publishers["cloudwatch.amazonaws.com"]["ArnLike"]["aws:SourceArn"])
+    assert ":cloudwatch:" in alarm_arn and ":alarm:*" in alarm_arn
     publisher = cdk.aws_iam.Role(stack, "Publisher", assumed_by=cdk.aws_iam.AccountRootPrincipal())
     assert isinstance(alerts.grant_publish(publisher), cdk.aws_iam.Grant)
 
