@@ -23,6 +23,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from datalake_constructs.raw_zone_delivery import expected_delivery_seconds
+
 DEFAULT_ENVIRONMENT = "dev"
 CONTEXT_KEY = "datalake"
 
@@ -353,11 +355,19 @@ def _ingestion(section: _Section) -> IngestionConfig:
         alarm_iterator_age_minutes=section.required_number("alarmIteratorAgeMinutes", maximum=10080),
     )
     section.done()
-    if ingestion.alarm_freshness_minutes * 60 <= ingestion.buffering_interval_seconds:
+    # The delivery stream partitions dynamically: a batch may normally be 1.5 buffering intervals old,
+    # plus the transform Lambda's buffer.
+    normal_delay = expected_delivery_seconds(
+        ingestion.buffering_interval_seconds,
+        dynamic_partitioning=True,
+        transform_lambda=ingestion.transform_lambda,
+    )
+    if ingestion.alarm_freshness_minutes * 60 <= normal_delay:
         raise ConfigError(
             f"{section.path}.alarmFreshnessMinutes: {ingestion.alarm_freshness_minutes} is not allowed; it "
-            f"must exceed bufferingIntervalSeconds ({ingestion.buffering_interval_seconds} s), or every "
-            "normal buffer would alarm"
+            f"must exceed the normal delivery delay of {normal_delay:g} s (bufferingIntervalSeconds "
+            f"{ingestion.buffering_interval_seconds} x 1.5, + 60 s with transformLambda), or every normal "
+            "buffer would alarm"
         )
     return ingestion
 

@@ -55,7 +55,7 @@ at most 6 MB, so the response always stays under Lambda's limit.
 
 Configuration (environment variables, read per invocation)
 ----------------------------------------------------------
-``MAX_RECORD_BYTES`` (default 1,000,000; Firehose's record limit is 1,000 KiB),
+``MAX_RECORD_BYTES`` (default 1,024,000: Firehose's record limit, 1,000 KiB),
 ``RESPONSE_BUDGET_BYTES`` (default 6,000,000; capped at Lambda's limit),
 ``METRICS_NAMESPACE`` (default ``DataPlatform/FirehoseTransform``),
 ``SERVICE_NAME`` (default ``firehose-transform``, the metrics' ``Service`` dimension).
@@ -106,7 +106,7 @@ REASONS = (
 )
 
 # --- limits and configuration ---
-DEFAULT_MAX_RECORD_BYTES = 1_000_000
+DEFAULT_MAX_RECORD_BYTES = 1_000 * 1024  # Firehose's record limit: 1,000 KiB before base64
 LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_456
 DEFAULT_RESPONSE_BUDGET_BYTES = 6_000_000  # margin under the hard limit
 DEFAULT_METRICS_NAMESPACE = "DataPlatform/FirehoseTransform"

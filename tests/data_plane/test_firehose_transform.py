@@ -369,7 +369,7 @@ def test_oversize_records_fail(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 
 
 def test_default_max_record_size_is_firehose_record_limit() -> None:
-    assert transform.DEFAULT_MAX_RECORD_BYTES == 1_000_000
+    assert transform.DEFAULT_MAX_RECORD_BYTES == 1_024_000  # 1,000 KiB, Firehose's quota
 
 
 def test_an_unexpected_error_fails_only_its_record(

@@ -311,11 +311,19 @@ def test_only_dev_shares_one_encryption_key() -> None:
         parse_config(context, "dev")
 
 
-def test_freshness_alarm_must_exceed_the_buffering_interval() -> None:
+def test_freshness_alarm_must_exceed_the_normal_delivery_delay() -> None:
+    # 300 s buffers, dynamic partitioning (up to 1.5x) and the transform Lambda's 60 s buffer: a batch
+    # may normally be 510 s old, so 8 minutes would alarm on normal batches and 9 would not.
     context = datalake_context()
-    context["environments"]["dev"]["ingestion"]["alarmFreshnessMinutes"] = 5  # = the 300 s buffer
+    ingestion = context["environments"]["dev"]["ingestion"]
+    assert (ingestion["bufferingIntervalSeconds"], ingestion["transformLambda"]) == (300, True)
+    ingestion["alarmFreshnessMinutes"] = 8
     with pytest.raises(
-        ConfigError, match=r"ingestion\.alarmFreshnessMinutes: 5 is not allowed; it must exceed"
+        ConfigError,
+        match=r"ingestion\.alarmFreshnessMinutes: 8 is not allowed; it must exceed the normal delivery "
+        r"delay of 510 s",
     ):
         parse_config(context, "dev")
+    ingestion["alarmFreshnessMinutes"] = 9
+    assert parse_config(context, "dev").ingestion.alarm_freshness_minutes == 9
     assert parse_config(datalake_context(), "prod").ingestion.alarm_iterator_age_minutes == 10

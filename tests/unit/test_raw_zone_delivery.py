@@ -322,8 +322,12 @@ def test_no_topic_no_alarms(env: Fixture) -> None:
         ({"partition_keys": ("dt",)}, r"partition_keys: 'dt' is not allowed"),
         ({"partition_keys": ("a", "a")}, r"partition_keys: \['a', 'a'\] has duplicates"),
         (
-            {"freshness_threshold": cdk.Duration.seconds(300)},
-            r"freshness_threshold: .* must exceed buffering_interval \(300 s\)",
+            {"freshness_threshold": cdk.Duration.seconds(450)},  # 300 s buffers x1.5 when partitioned
+            r"freshness_threshold: 450 s is not allowed; it must exceed the normal delivery delay of 450 s",
+        ),
+        (
+            {"buffering_interval": cdk.Duration.seconds(0)},
+            r"buffering_interval: 0 s is not allowed with dynamic_partitioning",
         ),
     ],
 )
