@@ -161,7 +161,7 @@ def _allow_cloudwatch_logs(key: kms.IKey) -> None:
     log_groups = stack.format_arn(
         service="logs", resource="log-group", resource_name="*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
     )
-    key.add_to_resource_policy(
+    added = key.add_to_resource_policy(
         iam.PolicyStatement(
             actions=[
                 "kms:Encrypt*",
@@ -175,6 +175,12 @@ def _allow_cloudwatch_logs(key: kms.IKey) -> None:
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
         )
     )
+    if not added.statement_added:  # an imported key: its policy is not this app's to change
+        cdk.Annotations.of(key).add_warning_v2(
+            "datalake:KeyPolicyNotUpdated",
+            "This key's policy cannot be changed here: let the CloudWatch Logs service principal "
+            "use it for this account's log groups in the key policy, or creating the log group fails.",
+        )
 
 
 def _endpoint_id(service: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from datalake_constructs.network import IsolatedVpc
 from tests.conftest import SynthesizedPlatform, app_with_context
@@ -105,6 +105,18 @@ def test_flow_logs_of_all_traffic_to_an_encrypted_log_group() -> None:
     assert log_group["Properties"]["RetentionInDays"] == 365
     key_policy = str(template.find_resources("AWS::KMS::Key"))
     assert "kms:EncryptionContext:aws:logs:arn" in key_policy  # the key lets CloudWatch Logs use it
+
+
+def test_an_imported_flow_log_key_gets_a_warning_not_a_silent_gap() -> None:
+    # CDK drops statements added to an imported key's policy: say so at synth, not at deploy.
+    stack = cdk.Stack(
+        app_with_context(), "Imported", env=cdk.Environment(account="123456789012", region="eu-west-1")
+    )
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:eu-west-1:123456789012:key/abcd")
+    IsolatedVpc(stack, "Network", flow_log_key=key)
+
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    assert [w.entry.data for w in warnings if "CloudWatch Logs" in str(w.entry.data)]
 
 
 def test_shipped_serving_vpc_has_three_azs_even_when_environment_agnostic(
