@@ -55,17 +55,11 @@ class EtlStack(PlatformStack):
 
         raw, processed, consumer = (zone_bucket(self, config, storage, z) for z in DataLakeZone)
 
-        def zone(
-            bucket: s3.IBucket, prefix: str, zone_trigger: CrawlerTrigger, *, job_output: bool = False
-        ) -> ZoneCatalogSource:
+        def zone(bucket: s3.IBucket, prefix: str, zone_trigger: CrawlerTrigger) -> ZoneCatalogSource:
+            # On-demand crawls crawl everything: an incremental crawler creates tables only in its first
+            # run, and the pipeline's first run may write nothing (no data yet, or all quarantined).
             return ZoneCatalogSource(
-                bucket=bucket,
-                prefixes=[prefix],
-                trigger=zone_trigger,
-                schedule=etl.crawler_schedule,
-                # The jobs own these schemas: crawls only need to add the day's new partition folders,
-                # and a crawl over the whole history on every pipeline run would grow with it.
-                new_folders_only=True if job_output else None,
+                bucket=bucket, prefixes=[prefix], trigger=zone_trigger, schedule=etl.crawler_schedule
             )
 
         # Only the raw bucket sends object events; the processed and consumer zones are written by
@@ -80,8 +74,8 @@ class EtlStack(PlatformStack):
             data_key=storage.encryption_key,
             zones={
                 "raw": zone(raw, EVENTS_PREFIX, trigger),
-                "processed": zone(processed, EVENTS_PREFIX, written_by_jobs, job_output=True),
-                "consumer": zone(consumer, DAILY_PREFIX, written_by_jobs, job_output=True),
+                "processed": zone(processed, EVENTS_PREFIX, written_by_jobs),
+                "consumer": zone(consumer, DAILY_PREFIX, written_by_jobs),
             },
             removal_policy=config.removal_policy,
         )

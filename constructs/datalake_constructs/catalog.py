@@ -51,10 +51,10 @@ class ZoneCatalogSource:
         exclusions: glob patterns to skip. Default: ``DEFAULT_EXCLUSIONS``.
         trigger: Default: ON_DEMAND.
         schedule: cron expression for ``SCHEDULE``, e.g. ``cron(15 * * * ? *)``.
-        new_folders_only: crawl only folders added since the last crawl (the first crawl is full),
-            and log schema changes instead of applying them: a crawl's time stays flat as the zone
-            grows. Right for a zone whose schema its writer owns (a job's output); a zone whose
-            producers may add fields (raw) needs full crawls to follow them. Default: True for
+        new_folders_only: crawl only folders added since the last crawl, and log schema changes
+            instead of applying them: a crawl's time stays flat as the zone grows. Only the first
+            crawl creates tables: if it finds no data, later crawls never add the table. So use it
+            where data is there before the first crawl and the schema is stable. Default: True for
             ``SCHEDULE``, False for ``ON_DEMAND``; ``S3_EVENTS`` crawls what the events name.
     """
 
