@@ -81,7 +81,7 @@ class AlertTopic(Construct):
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
         for service in PUBLISHING_SERVICES:
             principal = iam.ServicePrincipal(service)
-            self.key.add_to_resource_policy(
+            added = self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Encrypt alerts for {service.split('.')[0]}",
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
@@ -90,6 +90,12 @@ class AlertTopic(Construct):
                     conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
                 )
             )
+            if not added.statement_added:  # an imported key: its policy is not this app's to change
+                cdk.Annotations.of(self).add_warning_v2(
+                    "datalake:KeyPolicyNotUpdated",
+                    f"The alert key's policy cannot be changed here: let {service} use it "
+                    "(kms:Decrypt, kms:GenerateDataKey) in the key policy, or its alerts are not delivered.",
+                )
         alarms = cdk.Stack.of(self).format_arn(
             service="cloudwatch",
             resource="alarm",

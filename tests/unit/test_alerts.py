@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from datalake_constructs.alerts import PUBLISHING_SERVICES, AlertTopic, add_alarm_actions
 from tests.conftest import SynthesizedPlatform, app_with_context
@@ -47,6 +47,16 @@ def test_topic_is_encrypted_tls_only_and_open_to_the_publishing_services() -> No
     assert ":cloudwatch:" in alarm_arn and ":alarm:*" in alarm_arn
     publisher = cdk.aws_iam.Role(stack, "Publisher", assumed_by=cdk.aws_iam.AccountRootPrincipal())
     assert isinstance(alerts.grant_publish(publisher), cdk.aws_iam.Grant)
+
+
+def test_an_imported_key_gets_a_warning_per_publishing_service() -> None:
+    stack = cdk.Stack(app_with_context(), "Imported")
+    key = cdk.aws_kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:eu-west-1:123456789012:key/abcd")
+    AlertTopic(stack, "Alerts", encryption_key=key)
+
+    warnings = [str(w.entry.data) for w in Annotations.from_stack(stack).find_warning("*", Match.any_value())]
+    for service in PUBLISHING_SERVICES:
+        assert [w for w in warnings if service in w], service
 
 
 def test_subscriptions_for_email_queue_and_function() -> None:
