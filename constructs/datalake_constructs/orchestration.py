@@ -361,6 +361,10 @@ class DataPipelineOrchestration(Construct):
 
         A burst of events starts many executions at once; each lists the RUNNING ones (newest first)
         and continues only if it is the last, i.e. the oldest, so one always proceeds and the rest end.
+        SDK integrations return the API's fields in PascalCase (``Executions[].ExecutionArn``).
+        ListExecutions is eventually consistent: an execution that sees an empty list (not even
+        itself yet) proceeds; should another proceed too, Glue's one-run-per-job limit and the
+        retried ConcurrentRunsExceededException serialize them, and bookmarks keep files once.
         """
         running = self._protected(
             "CheckRunningExecutions",
@@ -375,22 +379,21 @@ class DataPipelineOrchestration(Construct):
                     "MaxResults": 1000,
                 },
                 iam_resources=[self._state_machine_arn],
-                result_selector={
-                    "oldest.$": (
-                        "States.ArrayGetItem($.Executions, "
-                        "States.MathAdd(States.ArrayLength($.Executions), -1))"
-                    )
-                },
+                # A slice, not ArrayGetItem: an empty list gives [] instead of a runtime error.
+                result_selector={"oldest.$": "$.Executions[-1:]"},
                 result_path="$.running",
             ),
         )
+        oldest_arn = "$.running.oldest[0].ExecutionArn"
         return running.next(
-            sfn.Choice(self, "OldestRunning?")
+            sfn.Choice(self, "AnyRunningListed?")
             .when(
-                sfn.Condition.string_equals_json_path("$.running.oldest.executionArn", "$$.Execution.Id"),
-                pipeline,
+                sfn.Condition.is_present(oldest_arn),
+                sfn.Choice(self, "OldestRunning?")
+                .when(sfn.Condition.string_equals_json_path(oldest_arn, "$$.Execution.Id"), pipeline)
+                .otherwise(sfn.Succeed(self, "SkippedAlreadyRunning")),
             )
-            .otherwise(sfn.Succeed(self, "SkippedAlreadyRunning"))
+            .otherwise(pipeline)
         )
 
     def _poll_loop(
@@ -576,7 +579,11 @@ class DataPipelineOrchestration(Construct):
                 iam_resources=[
                     stack.format_arn(service="glue", resource="dataQualityRuleset", resource_name="*")
                 ],
-                result_selector={"score.$": "$.Score"},
+                # Score is optional in the response: a result without one counts as failed (0), not as
+                # a runtime error no Catch can handle. The rule results go into the alert as well.
+                result_selector={
+                    "result.$": ("States.JsonMerge(States.StringToJson('\\{\"Score\":0\\}'), $, false)")
+                },
                 result_path="$.qualityResult",
             ),
         )
@@ -589,7 +596,7 @@ class DataPipelineOrchestration(Construct):
             failure="QualityEvaluationFailed",
         )
         passed = sfn.Pass(self, "QualityPassed")
-        below = sfn.Condition.number_less_than("$.qualityResult.score", _ONE)
+        below = sfn.Condition.number_less_than("$.qualityResult.result.Score", _ONE)
         if check.gate == QualityGate.FAIL:
             rejected = sfn.Pass(
                 self,
@@ -617,7 +624,7 @@ class DataPipelineOrchestration(Construct):
                             "pipeline": self._name,
                             "execution": sfn.JsonPath.execution_id,
                             "warning": "DataQualityRulesFailed",
-                            "score": sfn.JsonPath.number_at("$.qualityResult.score"),
+                            "score": sfn.JsonPath.number_at("$.qualityResult.result.Score"),
                         }
                     ),
                     result_path=sfn.JsonPath.DISCARD,

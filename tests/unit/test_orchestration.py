@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 from collections import deque
 from pathlib import Path
@@ -187,25 +188,63 @@ def test_poll_loops_are_bounded(definition: dict[str, Any]) -> None:
         assert counter["Parameters"] == {"attempts.$": "States.MathAdd($.poll.attempts, 1)"}
 
 
+def json_path(document: Any, path: str) -> Any:
+    """The value at a JSONPath of the subset the guard uses ($, .key, [index], [-1:]); KeyError if absent."""
+    value = document
+    for key, index, _slice in re.findall(r"\.(\w+)|\[(\d+)\]|\[(-1:)\]", path.removeprefix("$")):
+        if key:
+            value = value[key]
+        elif index:
+            value = value[int(index)]
+        else:
+            value = value[-1:]
+    return value
+
+
+def guard_outcome(states: dict[str, Any], listed: list[str], me: str) -> str:
+    """Runs the guard on a ListExecutions response as the SDK integration returns it (PascalCase),
+    following its Choice states: the name of the state the execution continues to."""
+    guard = states["CheckRunningExecutions"]
+    response = {"Executions": [{"ExecutionArn": arn, "Name": arn.rsplit(":", 1)[-1]} for arn in listed]}
+    data = {
+        "running": {
+            name.removesuffix(".$"): json_path(response, path)
+            for name, path in guard["ResultSelector"].items()
+        }
+    }
+    assert guard["ResultPath"] == "$.running"
+    state = guard["Next"]
+    while states[state]["Type"] == "Choice":
+        choice, next_state = states[state], states[state]["Default"]
+        for rule in choice["Choices"]:
+            try:
+                value = json_path(data, rule["Variable"])
+            except (KeyError, IndexError):
+                value = None
+            if "IsPresent" in rule and (value is not None) == rule["IsPresent"]:
+                next_state = rule["Next"]
+                break
+            if "StringEqualsPath" in rule:
+                assert rule["StringEqualsPath"] == "$$.Execution.Id"
+                if value == me:
+                    next_state = rule["Next"]
+                    break
+        state = next_state
+    return state
+
+
 def test_concurrency_guard_lets_only_the_oldest_running_execution_proceed(definition: dict[str, Any]) -> None:
     states = definition["States"]
     guard = states["CheckRunningExecutions"]
-    choice = states[guard["Next"]]
-
     assert guard["Parameters"]["StatusFilter"] == "RUNNING"
     assert guard["Parameters"]["MaxResults"] == 1000
-    # ListExecutions returns newest first: the last item is the oldest running execution.
-    assert guard["ResultSelector"] == {
-        "oldest.$": "States.ArrayGetItem($.Executions, States.MathAdd(States.ArrayLength($.Executions), -1))"
-    }
-    assert choice["Choices"] == [
-        {
-            "Variable": "$.running.oldest.executionArn",
-            "StringEqualsPath": "$$.Execution.Id",
-            "Next": "StartRawCrawler",
-        }
-    ]
-    assert choice["Default"] == "SkippedAlreadyRunning"
+    old, new = (f"arn:aws:states:eu-west-1:123456789012:execution:p:{n}" for n in ("old", "new"))
+
+    # ListExecutions lists newest first: only the last (oldest) one proceeds.
+    assert guard_outcome(states, [new, old], me=old) == "StartRawCrawler"
+    assert guard_outcome(states, [new, old], me=new) == "SkippedAlreadyRunning"
+    # Eventually consistent: an execution that does not see even itself yet proceeds.
+    assert guard_outcome(states, [], me=new) == "StartRawCrawler"
     assert states["SkippedAlreadyRunning"]["Type"] == "Succeed"
 
 
@@ -238,9 +277,13 @@ def test_quality_gate_fails_the_run_in_prod(definition: dict[str, Any]) -> None:
     gate = definition["States"]["QualityGate"]
     (below,) = gate["Choices"]
 
-    assert below["Variable"] == "$.qualityResult.score"
+    assert below["Variable"] == "$.qualityResult.result.Score"
     assert below["NumericLessThan"] == 1
     assert below["Next"] == "QualityGateFailed"
+    # GetDataQualityResult may omit Score: merged over a default of 0, such a result fails the gate
+    # instead of failing the execution with a runtime error that no Catch handles.
+    selector = definition["States"]["GetQualityResult"]["ResultSelector"]["result.$"]
+    assert selector == "States.JsonMerge(States.StringToJson('\\{\"Score\":0\\}'), $, false)"
 
 
 def test_quality_gate_warns_and_continues_in_dev(synthesized: Any) -> None:
