@@ -298,7 +298,9 @@ class GlueDataQualityRole(Construct):
     """The role Glue Data Quality assumes to evaluate a ruleset on one catalog table.
 
     It may read only that table's metadata and partitions, the objects under its S3 prefix (and
-    decrypt them), write its own logs and publish data-quality results.
+    decrypt them), Glue's own data-quality engine from AWS's regional assets bucket (without it every
+    run ends in "LAUNCH ERROR: Error downloading from S3 for bucket
+    aws-glue-ml-data-quality-assets-<region>"), write its own logs and publish data-quality results.
 
     Example::
 
@@ -329,6 +331,9 @@ class GlueDataQualityRole(Construct):
             description=f"Glue Data Quality evaluation of {database_name}.{table_name}",
         )
         objects = bucket.arn_for_objects(f"{prefix}*")
+        # AWS's bucket of the data-quality engine (Glue's DQ troubleshooting guide: "The permissions
+        # in the role passed to AWS Glue Data Quality must permit reading from" it).
+        engine = f"arn:{cdk.Aws.PARTITION}:s3:::aws-glue-ml-data-quality-assets-{cdk.Aws.REGION}/*"
         log_groups = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -341,12 +346,14 @@ class GlueDataQualityRole(Construct):
                 resources=[
                     stack.format_arn(service="glue", resource="catalog"),
                     stack.format_arn(service="glue", resource="database", resource_name=database_name),
+                    # Glue's Spark session checks that the "default" database exists (DQ troubleshooting).
+                    stack.format_arn(service="glue", resource="database", resource_name="default"),
                     stack.format_arn(
                         service="glue", resource="table", resource_name=f"{database_name}/{table_name}"
                     ),
                 ],
             ),
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]),
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects, engine]),
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
@@ -383,6 +390,10 @@ class GlueDataQualityRole(Construct):
             ),
             f"Resource::{_nag_format(policy, log_groups)}": (
                 "Glue Data Quality writes to /aws-glue/data-quality* log groups."
+            ),
+            f"Resource::{_nag_format(policy, engine)}": (
+                "Read-only access to AWS's regional bucket holding the Glue Data Quality engine, which every "
+                "evaluation run downloads at launch; it holds no customer data."
             ),
             "Resource::*": "cloudwatch:PutMetricData has no resource ARNs; a condition limits its namespace.",
             f"Resource::{_nag_format(policy, policy_arn_rulesets(stack))}": (

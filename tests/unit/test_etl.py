@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
-from datalake_constructs.etl import GlueEtlJob, GlueFailureAlerts
+from datalake_constructs.etl import GlueDataQualityRole, GlueEtlJob, GlueFailureAlerts
 from tests.conftest import app_with_context
 
 
@@ -155,6 +155,39 @@ def test_role_may_delete_only_the_consumed_folder_of_its_source(env: Fixture) ->
         ("s3:DeleteObject", folder),
     }
     assert ("s3:GetObject", prefix) in on_source
+
+
+def test_data_quality_role_reads_its_table_and_the_engine_and_publishes_results(env: Fixture) -> None:
+    GlueDataQualityRole(
+        env.stack,
+        "Quality",
+        database_name="sales_dev_processed",
+        table_name="events",
+        bucket=env.target,
+        prefix="events/",
+    )
+    (policy,) = [
+        p
+        for p in env.template().find_resources("AWS::IAM::ManagedPolicy").values()
+        if "PublishDataQuality" in json.dumps(p)
+    ]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    rendered = json.dumps(statements)
+
+    (reads,) = [s for s in statements if s["Action"] == "s3:GetObject"]
+    objects = [json.dumps(r) for r in reads["Resource"]]
+    assert len(objects) == 2
+    assert [o for o in objects if o.endswith('"/events/*"]]}')]  # the evaluated table's objects
+    # AWS's engine bucket, which every run downloads at launch
+    assert [o for o in objects if "s3:::aws-glue-ml-data-quality-assets-" in o and '"AWS::Region"' in o]
+    assert ":database/default" in rendered  # Glue's session checks the default database exists
+    assert ":table/sales_dev_processed/events" in rendered
+    metrics = next(s for s in statements if s["Action"] == "cloudwatch:PutMetricData")
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue Data Quality"}}
+    with pytest.raises(ValueError, match=r"prefix: 'events' is not allowed"):
+        GlueDataQualityRole(
+            env.stack, "Bad", database_name="d", table_name="t", bucket=env.target, prefix="events"
+        )
 
 
 def test_failure_alerts_route_job_and_crawler_failures_to_the_topic(env: Fixture) -> None:
