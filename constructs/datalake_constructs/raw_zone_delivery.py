@@ -192,6 +192,14 @@ class RawZoneDeliveryStream(Construct):
                 resources=[destination_bucket.arn_for_objects("*")],
             )
         )
+        if processor is not None:
+            # The L2 grants invoke only; AWS's Firehose role template also allows reading the
+            # function's configuration.
+            self.destination_role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["lambda:GetFunctionConfiguration"], resources=[processor.function_arn]
+                )
+            )
         destination = firehose.S3Bucket(
             destination_bucket,
             role=self.destination_role,

@@ -581,16 +581,24 @@ class RedshiftWarehouse(Construct):
             )
 
     def grant_unload(self, bucket: s3.IBucket, prefix: str, *, data_key: kms.IKey | None = None) -> None:
-        """Let the default role write UNLOAD output under ``prefix`` of ``bucket``."""
+        """Let the default role UNLOAD under ``prefix`` of ``bucket``: Redshift needs GET, LIST and PUT
+        there ("For UNLOAD to Amazon S3, GET, LIST, and PUT permissions", its access-permission notes),
+        and delete for UNLOAD ... CLEANPATH, which removes the path's files first."""
         _check_prefix(prefix)
         self.policy.add_statements(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 resources=[bucket.arn_for_objects(f"{prefix}*")],
-            )
+            ),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*", prefix]}},
+            ),
         )
         self._acknowledge_wildcard(
-            bucket.arn_for_objects(f"{prefix}*"), f"UNLOAD writes files it names itself under {prefix} only."
+            bucket.arn_for_objects(f"{prefix}*"),
+            f"UNLOAD writes, lists and (CLEANPATH) replaces files it names itself under {prefix} only.",
         )
         if data_key is not None:
             self.policy.add_statements(

@@ -176,6 +176,16 @@ def test_lambda_processor_supplies_partition_keys(env: Fixture) -> None:
         for p in config["ProcessingConfiguration"]["Processors"][0]["Parameters"]
     }
     assert params["LambdaArn"] == {"Fn::GetAtt": [env.logical_id(function), "Arn"]}
+    # As in AWS's Firehose role template: invoke and read the configuration of this function only.
+    actions = {
+        action: statement["Resource"]
+        for policy in env.template().find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.startswith("lambda:")
+    }
+    assert set(actions) == {"lambda:InvokeFunction", "lambda:GetFunctionConfiguration"}
+    assert actions["lambda:GetFunctionConfiguration"] == {"Fn::GetAtt": [env.logical_id(function), "Arn"]}
 
 
 def test_kinesis_source_reads_the_stream_and_relies_on_its_encryption(env: Fixture) -> None:

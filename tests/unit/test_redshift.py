@@ -164,6 +164,15 @@ def test_default_role_reads_only_the_granted_prefixes_and_catalog_databases(serv
     statements = policy["PolicyDocument"]["Statement"]
     (put,) = [s for s in statements if "s3:PutObject" in s["Action"]]
     assert "daily" not in json.dumps(put["Resource"])  # writes only under the unload prefix
+    # Redshift needs GET, LIST and PUT where it unloads (and delete for CLEANPATH).
+    assert sorted(put["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
+    listed = [s["Condition"]["StringLike"]["s3:prefix"] for s in statements if s["Action"] == "s3:ListBucket"]
+    assert ["unload/*", "unload/"] in listed
 
 
 def test_serverless_alarms_on_failed_queries_and_daily_usage(serverless: Template) -> None:
@@ -292,8 +301,10 @@ def test_bucket_location_is_allowed_without_a_prefix_condition(serverless: Templ
     statements = only(serverless, "AWS::IAM::ManagedPolicy")["PolicyDocument"]["Statement"]
     (location,) = [s for s in statements if s["Action"] == "s3:GetBucketLocation"]
     assert "Condition" not in location
-    (listing,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
-    assert listing["Condition"]["StringLike"]["s3:prefix"] == ["daily/*", "daily/"]
+    listings = [
+        s["Condition"]["StringLike"]["s3:prefix"] for s in statements if s["Action"] == "s3:ListBucket"
+    ]
+    assert listings == [["daily/*", "daily/"], ["unload/*", "unload/"]]  # Spectrum's and UNLOAD's prefixes
 
 
 def test_shipped_serving_has_no_password_no_open_ingress_and_no_nat(
