@@ -487,14 +487,13 @@ def write_processed(events: DataFrame, target: str) -> None:
 CHANGED_DATES_DIR = "_changed_dates"  # processed_to_consumer reads the same name
 
 
-def record_changed_dates(spark: SparkSession, target: str, dates: Sequence[date], run_id: str) -> list[str]:
-    """Leaves an empty ``<target>/_changed_dates/<date>.<run_id>`` per date (returned): the dates the
-    consumer zone must recompute. A marker per date, named by it: reading them is one listing."""
-    paths = [f"{target.rstrip('/')}/{CHANGED_DATES_DIR}/{day.isoformat()}.{run_id}" for day in dates]
-    for path in paths:
+def record_changed_dates(spark: SparkSession, target: str, dates: Sequence[date], run_id: str) -> None:
+    """Leaves an empty ``<target>/_changed_dates/<date>.<run_id>`` per date: the dates the consumer
+    zone must recompute. A marker per date, named by it: reading them is one listing."""
+    for day in dates:
+        path = f"{target.rstrip('/')}/{CHANGED_DATES_DIR}/{day.isoformat()}.{run_id}"
         filesystem, hadoop_path = _hadoop_path(spark, path)
         filesystem.create(hadoop_path, True).close()
-    return paths
 
 
 def write_quarantine(rows: DataFrame, quarantine: str) -> None:

@@ -79,6 +79,12 @@ class AlertTopic(Construct):
             )
         )
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
+        alarms = cdk.Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
         for service in PUBLISHING_SERVICES:
             principal = iam.ServicePrincipal(service)
             added = self.key.add_to_resource_policy(
@@ -96,13 +102,6 @@ class AlertTopic(Construct):
                     f"The alert key's policy cannot be changed here: let {service} use it "
                     "(kms:Decrypt, kms:GenerateDataKey) in the key policy, or its alerts are not delivered.",
                 )
-        alarms = cdk.Stack.of(self).format_arn(
-            service="cloudwatch",
-            resource="alarm",
-            resource_name="*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        for service in PUBLISHING_SERVICES:
             conditions: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
             if service == "cloudwatch.amazonaws.com":
                 conditions["ArnLike"] = {"aws:SourceArn": alarms}
@@ -110,7 +109,7 @@ class AlertTopic(Construct):
                 iam.PolicyStatement(
                     sid=f"Publish from {service.split('.')[0]}",
                     actions=["sns:Publish"],
-                    principals=[iam.ServicePrincipal(service)],
+                    principals=[principal],
                     resources=[self.topic.topic_arn],
                     conditions=conditions,
                 )

@@ -178,6 +178,7 @@ class GlueEtlJob(Construct):
         writes = [
             target_bucket.arn_for_objects(f"{target_prefix}*"),
             target_bucket.arn_for_objects(f"{quarantine_prefix}*"),
+            *([consumed] if consumed else []),
         ]
         log_groups = stack.format_arn(
             service="logs",
@@ -188,11 +189,6 @@ class GlueEtlJob(Construct):
         statements = [
             iam.PolicyStatement(actions=["s3:GetObject"], resources=reads),
             iam.PolicyStatement(actions=["s3:PutObject", "s3:DeleteObject"], resources=writes),
-            *(
-                [iam.PolicyStatement(actions=["s3:DeleteObject", "s3:PutObject"], resources=[consumed])]
-                if consumed
-                else []
-            ),
             *(
                 iam.PolicyStatement(
                     actions=["s3:ListBucket"],

@@ -76,3 +76,10 @@ class RawZone:
 @pytest.fixture
 def raw_zone(tmp_path: Path) -> RawZone:
     return RawZone(tmp_path / "raw" / "events")
+
+
+def marker_dates(processed: Path) -> list[str]:
+    """The dates of the change markers raw_to_processed left under ``processed`` (Hadoop's local
+    ``.crc`` files aside), sorted, one per marker."""
+    folder = processed / "_changed_dates"
+    return sorted(p.name.split(".")[0] for p in folder.glob("*") if not p.name.startswith("."))

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 import processed_to_consumer as consumer
 import raw_to_processed
-from tests.glue.conftest import event
+from tests.glue.conftest import event, marker_dates
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +70,6 @@ def write_processed(
         raw_to_processed.record_changed_dates(spark, str(target), days, uuid.uuid4().hex)
 
 
-def markers(processed: Path) -> list[str]:
-    folder = processed / consumer.CHANGED_DATES_DIR
-    return sorted(p.name.split(".")[0] for p in folder.glob("*") if not p.name.startswith("."))  # no .crc
-
-
 def consumer_rows(target: Path) -> set[tuple[Any, ...]]:
     """The consumer table as DuckDB (an analyst's engine) reads it."""
     query = f"""
@@ -116,7 +111,7 @@ def test_daily_aggregates_exact(spark: SparkSession, tmp_path: Path) -> None:
         markers_consumed=2,
     )
     assert consumer_rows(tmp_path / "consumer") == EXPECTED
-    assert markers(tmp_path / "processed") == []  # consumed
+    assert marker_dates(tmp_path / "processed") == []  # consumed
     schema = spark.read.parquet(str(tmp_path / "consumer")).dtypes
     assert schema == [
         ("event_type", "string"),
@@ -145,7 +140,7 @@ def test_a_late_event_recomputes_its_day_only(spark: SparkSession, tmp_path: Pat
 
     # A late page view for D2 reaches the processed zone, with raw_to_processed's marker for D2.
     write_processed(spark, processed, [processed_event("late", "page_view", 20, "u9")])
-    assert markers(processed) == ["2026-11-23"]
+    assert marker_dates(processed) == ["2026-11-23"]
     summary = consumer.process(spark, str(processed), str(target))
     assert (summary.events_read, summary.rows_written, summary.dates_written) == (10, 4, ["2026-11-23"])
 
@@ -197,7 +192,7 @@ def test_a_failed_run_keeps_its_markers(
     monkeypatch.setattr(consumer, "write_consumer", failing_write)
     with pytest.raises(RuntimeError, match="S3 is down"):
         consumer.process(spark, str(processed), str(target))
-    assert markers(processed) == ["2026-11-22", "2026-11-23"]
+    assert marker_dates(processed) == ["2026-11-22", "2026-11-23"]
 
     monkeypatch.setattr(consumer, "write_consumer", original)
     assert consumer.process(spark, str(processed), str(target)).dates_written == ["2026-11-22", "2026-11-23"]

@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import DateType, DecimalType, MapType, StringType, TimestampType
 
 import raw_to_processed as job
-from tests.glue.conftest import RawZone, event
+from tests.glue.conftest import RawZone, event, marker_dates
 
 pytestmark = pytest.mark.slow
 
@@ -48,12 +48,6 @@ def run(spark: SparkSession, raw: RawZone | Path, out: Path) -> job.RunCounts:
     )
     assert_balanced(counts)
     return counts
-
-
-def changed_dates(out: Path) -> list[str]:
-    """The dates of the markers left for processed_to_consumer (Hadoop's local .crc files aside)."""
-    folder = out / "processed" / job.CHANGED_DATES_DIR
-    return sorted(p.name.split(".")[0] for p in folder.glob("*") if not p.name.startswith("."))
 
 
 def lines_frame(spark: SparkSession, lines: list[str], source_file: str = "s3://raw/x.gz") -> DataFrame:
@@ -406,7 +400,7 @@ def test_second_run_drops_redelivered_events(spark: SparkSession, raw_zone: RawZ
     raw_zone.add("page_view", DAY, [event("a"), event("b"), late])
     first = run(spark, raw_zone, tmp_path)
     assert (first.rows_read, first.rows_written) == (3, 3)
-    assert changed_dates(tmp_path) == ["2026-11-21", "2026-11-23"]  # for processed_to_consumer
+    assert marker_dates(tmp_path / "processed") == ["2026-11-21", "2026-11-23"]  # for processed_to_consumer
 
     # The next batch holds only new files: Firehose redelivered "a" (twice) and "late", plus one new event.
     second_raw = RawZone(tmp_path / "raw2")
@@ -427,7 +421,7 @@ def test_second_run_drops_redelivered_events(spark: SparkSession, raw_zone: RawZ
     stored = spark.read.parquet(str(tmp_path / "processed"))
     assert sorted(row["event_id"] for row in stored.collect()) == ["a", "b", "c", "late"]
     # Every date with valid events is marked again, even one that only saw redeliveries.
-    assert changed_dates(tmp_path) == ["2026-11-21", "2026-11-21", "2026-11-23", "2026-11-23"]
+    assert marker_dates(tmp_path / "processed") == ["2026-11-21", "2026-11-21", "2026-11-23", "2026-11-23"]
 
 
 def test_empty_inputs_succeed_and_write_nothing(spark: SparkSession, tmp_path: Path) -> None:
