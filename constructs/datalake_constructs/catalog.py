@@ -24,9 +24,11 @@ from constructs import Construct, IConstruct
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
 _PREFIX_RE = re.compile(r"^([a-zA-Z0-9_\-.=]+/)*$")
 _CRON_RE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
-# Paths no crawler should turn into tables: Firehose's failed records, and folders starting with "_",
-# hidden by the Hive/Spark convention (quarantined rows, jobs' markers, Spark's _temporary).
-DEFAULT_EXCLUSIONS = ("errors/**", "_*/**", "**/_*/**", "**/_SUCCESS", "**/*.crc")
+# Paths no crawler should turn into tables: Firehose's failed records, and files and folders starting
+# with "_", hidden by the Hive/Spark convention (quarantined rows, jobs' markers, Spark's _temporary and
+# _SUCCESS). Written for glob semantics where "**/" needs at least one folder (Java's glob), so the top
+# level has patterns of its own ("_*" is Spark's _SUCCESS next to the partitions).
+DEFAULT_EXCLUSIONS = ("errors/**", "_*", "_*/**", "**/_*", "**/_*/**", "**/*.crc")
 
 
 class CrawlerTrigger(enum.StrEnum):

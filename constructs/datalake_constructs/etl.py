@@ -31,7 +31,8 @@ class GlueEtlJob(Construct):
     observability metrics are on, logs and bookmarks are encrypted by the given security
     configuration, concurrency is 1 (runs of one job never overlap) and retries are left to the
     orchestrator. The role may read only the source prefix, write only the target and quarantine
-    prefixes (and read the target, to skip redelivered events), and use only the two zone keys.
+    prefixes (and read what it writes: stored ids to skip redelivered events, its own files when an
+    output committer copies them into place), and use only the two zone keys.
 
     The script receives ``--source``, ``--target`` and ``--quarantine`` as S3 URLs.
 
@@ -171,9 +172,12 @@ class GlueEtlJob(Construct):
         glue_key: kms.IKey,
     ) -> iam.ManagedPolicy:
         stack = cdk.Stack.of(self)
+        # The target and quarantine too: the job reads stored ids to skip redeliveries, and a Hadoop
+        # output committer that commits by renaming copies its own files (CopyObject needs GetObject).
         reads = [
             source_bucket.arn_for_objects(f"{source_prefix}*"),
             target_bucket.arn_for_objects(f"{target_prefix}*"),
+            target_bucket.arn_for_objects(f"{quarantine_prefix}*"),
         ]
         writes = [
             target_bucket.arn_for_objects(f"{target_prefix}*"),

@@ -25,18 +25,36 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,80}$")
-# Errors worth retrying with backoff: throttling, concurrency and transient service faults.
-TRANSIENT_ERRORS = [
-    "Glue.ThrottlingException",
-    "Glue.InternalServiceException",
-    "Glue.OperationTimeoutException",
-    "Glue.ConcurrentRunsExceededException",
-    "Sfn.ThrottlingException",  # SDK integrations name errors <Service>.<Error> in PascalCase
-    "SNS.ThrottledException",
-    "RedshiftData.ActiveStatementsExceededException",
-    "RedshiftData.InternalServerException",
-    "States.Timeout",
-]
+# Errors worth retrying with backoff, per called operation: throttling, concurrency and transient
+# service faults that operation can raise (its SDK model's errors and the SDKs' throttling codes). Step
+# Functions names them <exception prefix>.<code>: Glue, Sfn, RedshiftData for SDK integrations; SNS for
+# the optimized sns:publish. A name the operation cannot raise would never match: the local twin checks
+# every Retry and Catch against the models.
+_GLUE_TRANSIENT = ("Glue.ThrottlingException", "Glue.OperationTimeoutException")
+RETRYABLE_ERRORS: dict[str, tuple[str, ...]] = {
+    "glue:startCrawler": _GLUE_TRANSIENT,
+    "glue:getCrawler": _GLUE_TRANSIENT,
+    "glue:startJobRun": (
+        *_GLUE_TRANSIENT,
+        "Glue.InternalServiceException",
+        "Glue.ConcurrentRunsExceededException",
+    ),
+    "glue:startDataQualityRulesetEvaluationRun": (*_GLUE_TRANSIENT, "Glue.InternalServiceException"),
+    "glue:getDataQualityRulesetEvaluationRun": (*_GLUE_TRANSIENT, "Glue.InternalServiceException"),
+    "glue:getDataQualityResult": (*_GLUE_TRANSIENT, "Glue.InternalServiceException"),
+    "sfn:listExecutions": ("Sfn.ThrottlingException",),
+    "sns:publish": ("SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"),
+    "redshiftdata:batchExecuteStatement": (
+        "RedshiftData.ThrottlingException",
+        "RedshiftData.ActiveStatementsExceededException",
+        "RedshiftData.ActiveSessionsExceededException",
+        "RedshiftData.InternalServerException",
+    ),
+    "redshiftdata:describeStatement": (
+        "RedshiftData.ThrottlingException",
+        "RedshiftData.InternalServerException",
+    ),
+}
 _ONE = 1.0  # a data-quality score of 1.0 means every rule passed
 
 
@@ -203,9 +221,7 @@ class DataPipelineOrchestration(Construct):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
-        notify.add_retry(
-            errors=[*TRANSIENT_ERRORS, "SNS.InternalErrorException"], max_attempts=3, backoff_rate=2
-        )
+        notify.add_retry(errors=list(RETRYABLE_ERRORS["sns:publish"]), max_attempts=3, backoff_rate=2)
         notify.add_catch(self._fail)  # nothing left to notify: end as failed
         notify.next(self._fail)
         self._notify = notify
@@ -342,10 +358,14 @@ class DataPipelineOrchestration(Construct):
 
     # --- building blocks ---
 
-    def _protected(self, state_id: str, task: sfn.TaskStateBase) -> sfn.TaskStateBase:
-        """Retry transient errors with backoff; on anything else record the state and alert."""
+    def _protected(self, state_id: str, task: sfn.TaskStateBase, operation: str) -> sfn.TaskStateBase:
+        """Retry the operation's transient errors with backoff; on anything else record the state and
+        alert."""
         task.add_retry(
-            errors=TRANSIENT_ERRORS, interval=cdk.Duration.seconds(30), max_attempts=5, backoff_rate=2
+            errors=[*RETRYABLE_ERRORS[operation], "States.Timeout"],
+            interval=cdk.Duration.seconds(30),
+            max_attempts=5,
+            backoff_rate=2,
         )
         record = sfn.Pass(
             self,
@@ -383,6 +403,7 @@ class DataPipelineOrchestration(Construct):
                 result_selector={"oldest.$": "$.Executions[-1:]"},
                 result_path="$.running",
             ),
+            "sfn:listExecutions",
         )
         oldest_arn = "$.running.oldest[0].ExecutionArn"
         return running.next(
@@ -401,6 +422,7 @@ class DataPipelineOrchestration(Construct):
         prefix: str,
         *,
         check: sfn.TaskStateBase,
+        operation: str,
         done: sfn.Condition,
         on_done: sfn.IChainable,
         failed: sfn.Condition,
@@ -445,7 +467,7 @@ class DataPipelineOrchestration(Construct):
             )
             .otherwise(wait)
         )
-        init.next(wait).next(self._protected(f"{prefix}Status", check)).next(count).next(choice)
+        init.next(wait).next(self._protected(f"{prefix}Status", check, operation)).next(count).next(choice)
         return init
 
     def _crawl(self, zone: str, crawler_name: str) -> sfn.Chain:
@@ -463,6 +485,7 @@ class DataPipelineOrchestration(Construct):
                 iam_resources=[crawler_arn],
                 result_path=sfn.JsonPath.DISCARD,
             ),
+            "glue:startCrawler",
         )
         check = tasks.CallAwsService(
             self,
@@ -493,7 +516,13 @@ class DataPipelineOrchestration(Construct):
         )
         done = sfn.Pass(self, f"{zone}Crawled")
         init = self._poll_loop(
-            f"{zone}Crawler", check=check, done=ready, on_done=done, failed=failed, failure="CrawlerFailed"
+            f"{zone}Crawler",
+            check=check,
+            operation="glue:getCrawler",
+            done=ready,
+            on_done=done,
+            failed=failed,
+            failure="CrawlerFailed",
         )
         # A crawler already running (e.g. started by hand) is waited for, not treated as a failure.
         start.add_catch(init, errors=["Glue.CrawlerRunningException"], result_path=sfn.JsonPath.DISCARD)
@@ -511,6 +540,7 @@ class DataPipelineOrchestration(Construct):
                 result_selector={"jobRunId.$": "$.Id", "state.$": "$.JobRunState"},
                 result_path=f"$.jobs.{state_id}",
             ),
+            "glue:startJobRun",
         )
 
     def _quality(self, check: DataQualityCheck) -> sfn.Chain:
@@ -553,6 +583,7 @@ class DataPipelineOrchestration(Construct):
                 result_selector={"runId.$": "$.RunId"},
                 result_path="$.quality",
             ),
+            "glue:startDataQualityRulesetEvaluationRun",
         )
         check_run = tasks.CallAwsService(
             self,
@@ -586,10 +617,12 @@ class DataPipelineOrchestration(Construct):
                 },
                 result_path="$.qualityResult",
             ),
+            "glue:getDataQualityResult",
         )
         init = self._poll_loop(
             "QualityEvaluation",
             check=check_run,
+            operation="glue:getDataQualityRulesetEvaluationRun",
             done=succeeded,
             on_done=result,
             failed=failed,
@@ -629,6 +662,7 @@ class DataPipelineOrchestration(Construct):
                     ),
                     result_path=sfn.JsonPath.DISCARD,
                 ),
+                "sns:publish",
             )
             result.next(sfn.Choice(self, "QualityGate").when(below, warn.next(passed)).otherwise(passed))
         start.next(init)
@@ -679,6 +713,7 @@ class DataPipelineOrchestration(Construct):
                 result_selector={"id.$": "$.Id"},
                 result_path="$.serving",
             ),
+            "redshiftdata:batchExecuteStatement",
         )
         check = tasks.CallAwsService(
             self,
@@ -695,6 +730,7 @@ class DataPipelineOrchestration(Construct):
         init = self._poll_loop(
             "ServingRefresh",
             check=check,
+            operation="redshiftdata:describeStatement",
             done=sfn.Condition.string_equals("$.servingStatus.status", "FINISHED"),
             on_done=done,
             failed=sfn.Condition.or_(

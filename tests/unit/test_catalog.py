@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -13,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from datalake_constructs.catalog import DEFAULT_EXCLUSIONS, CrawlerTrigger, DataLakeCatalog, ZoneCatalogSource
+from local_twin.glue import glob_regex
 from tests.conftest import app_with_context
 
 
@@ -94,15 +94,9 @@ def test_security_configuration_encrypts_logs_bookmarks_and_s3_with_kms(env: Fix
 
 
 def excluded(patterns: list[str], path: str) -> bool:
-    """Whether a Glue crawler exclusion (glob: ``*`` within a folder, ``**`` across) matches ``path``,
-    relative to the crawled prefix."""
-
-    def regex(pattern: str) -> str:
-        parts = re.split(r"(\*\*/|\*\*|\*)", pattern)
-        table = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*"}
-        return "".join(table.get(part, re.escape(part)) for part in parts)
-
-    return any(re.fullmatch(regex(pattern), path) for pattern in patterns)
+    """Whether a Glue crawler exclusion matches ``path`` (relative to the crawled prefix), read as the
+    local twin's crawler reads it (Java's glob: ``*`` within a folder, ``**`` across, ``**/`` needs one)."""
+    return any(glob_regex(pattern).fullmatch(path) for pattern in patterns)
 
 
 def test_default_exclusions_skip_hidden_folders_errors_and_job_files_not_data() -> None:
@@ -112,6 +106,7 @@ def test_default_exclusions_skip_hidden_folders_errors_and_job_files_not_data() 
         "_changed_dates/2026-11-23.20261123T060000Z-1a2b3c4d",  # raw_to_processed's markers
         "event_date=2026-11-23/_temporary/0/part-0.parquet",  # Spark's in-flight output
         "event_date=2026-11-23/event_type=purchase/_SUCCESS",
+        "_SUCCESS",  # Spark's marker next to the partitions
         "event_date=2026-11-23/event_type=purchase/.part-0.snappy.parquet.crc",
     ]
     kept = [

@@ -110,7 +110,7 @@ def test_worker_timeout_and_extra_arguments_are_configurable(env: Fixture) -> No
     assert job["DefaultArguments"]["--since-date"] == "2026-11-01"
 
 
-def test_role_reads_the_source_prefix_and_writes_only_target_and_quarantine(env: Fixture) -> None:
+def test_role_reads_source_target_and_quarantine_and_writes_only_target_and_quarantine(env: Fixture) -> None:
     env.build()
     statements = env.statements()
 
@@ -126,7 +126,10 @@ def test_role_reads_the_source_prefix_and_writes_only_target_and_quarantine(env:
         return sorted(f"{r['Fn::Join'][1][0]['Fn::GetAtt'][0]}{r['Fn::Join'][1][1]}" for r in resources)
 
     raw, processed = env.logical_id(env.source), env.logical_id(env.target)
-    assert suffixes("s3:GetObject") == sorted([f"{raw}/events/*", f"{processed}/events/*"])
+    # It reads what it writes too: stored ids (redeliveries), its own files when a committer copies them.
+    assert suffixes("s3:GetObject") == sorted(
+        [f"{raw}/events/*", f"{processed}/events/*", f"{processed}/_quarantine/events/*"]
+    )
     assert suffixes("s3:PutObject") == sorted([f"{processed}/events/*", f"{processed}/_quarantine/events/*"])
     metric = next(s for s in statements if s["Action"] == "cloudwatch:PutMetricData")
     assert metric["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}

@@ -25,6 +25,7 @@ from datalake_constructs.orchestration import (
     QualityGate,
     RedshiftSqlRefresh,
 )
+from local_twin.stepfunctions import check_error_names
 from tests.conftest import ROOT, SynthesizedPlatform, app_with_context
 
 PLACEHOLDERS = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
@@ -150,6 +151,13 @@ def test_every_task_retries_with_backoff_and_catches_to_an_alert_and_a_fail(
                 continue  # a crawler already running is waited for, not a failure
             assert any(is_alert(states[s]) for s in after), f"{name}: catch does not alert"
             assert any(states[s]["Type"] == "Fail" for s in after), f"{name}: catch does not fail"
+
+
+def test_every_retry_and_catch_names_an_error_its_operation_can_raise(definition: dict[str, Any]) -> None:
+    # Given the errors each Task's operation declares in the SDK's service model (plus the SDKs'
+    # throttling codes), as the local twin reads them
+    # Then no Retry or Catch waits for an error that can never come (it would never match)
+    assert check_error_names("pipeline", definition) == []
 
 
 def test_job_tasks_retry_concurrent_runs_and_throttling(definition: dict[str, Any]) -> None:
