@@ -11,15 +11,19 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/uv/bin/uv
 ENV ?= dev
+EVENTS ?= 20000
+CDK_OUT ?=
 
-.PHONY: help install synth test lint format bench bench-etl cost diagram clean
+.PHONY: help install synth test run-local lint format bench bench-etl bench-twin cost diagram clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag and the template scanners"
 	@echo "make test                  install, ruff + mypy, the whole pytest suite"
+	@echo "make run-local [ENV=dev|prod] [EVENTS=n] [CDK_OUT=dir]"
+	@echo "                           run the synthesized app end to end on this machine (the local twin)"
 	@echo "make cost                  idle monthly cost of every environment, from its synthesized templates"
 	@echo "make diagram               regenerate docs/architecture.md (Mermaid) from the synthesized dev app"
-	@echo "make lint | format | bench | bench-etl | clean"
+	@echo "make lint | format | bench | bench-etl | bench-twin | clean"
 
 $(UV):
 	$(PYTHON) -m venv .tools/uv
@@ -62,12 +66,27 @@ format: install
 test: lint
 	python -m pytest
 
+# The local twin (docs/local-twin.md): synthesizes ENV into .twin/cdk.out.ENV (or takes CDK_OUT as it
+# is), runs the default scenario and leaves the zones in .twin/ENV/s3. Exits non-zero when a run
+# fails, the reconciliation breaks or a permission is denied.
+run-local: install
+ifeq ($(strip $(CDK_OUT)),)
+	rm -rf .twin/cdk.out.$(ENV)
+	cdk synth --quiet -c env=$(ENV) -o .twin/cdk.out.$(ENV)
+	python -m local_twin --cdk-out .twin/cdk.out.$(ENV) --env $(ENV) --events $(EVENTS) --workdir .twin/$(ENV)
+else
+	python -m local_twin --cdk-out $(CDK_OUT) --env $(ENV) --events $(EVENTS) --workdir .twin/$(ENV)
+endif
+
 bench: install  ## synth time vs an empty app; transform Lambda throughput and import time
 	python benchmarks/synth_time.py
 	python benchmarks/transform_throughput.py
 
 bench-etl: install  ## raw_to_processed on 1M events vs a plain Spark floor; consumer bytes scanned (minutes)
 	python benchmarks/etl_benchmark.py
+
+bench-twin: install  ## the default local-twin run's stage timings, synth and Spark start included
+	python benchmarks/local_twin_run.py --env $(ENV) --events $(EVENTS)
 
 cost: install  ## idle USD/month per environment, synthesized into a temp dir; COST_ARGS=--markdown for the README
 	python benchmarks/idle_cost.py $(COST_ARGS)
@@ -76,4 +95,4 @@ diagram: install  ## synthesizes dev into a temp dir and regenerates docs/archit
 	python tools/architecture.py --env dev --output docs/architecture.md
 
 clean:
-	rm -rf cdk.out .venv .tools node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .twin .venv .tools node_modules .pytest_cache .mypy_cache .ruff_cache

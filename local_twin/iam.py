@@ -282,7 +282,7 @@ class PolicyEngine:
         self._role_names: dict[str, str] = {}
         self._resource: dict[str, list[Statement]] = {}  # resource ARN (bucket, key, topic, function)
         self._trust: dict[str, list[Statement]] = {}  # role ARN -> its trust policy
-        self._assumed: dict[tuple[str, str], Decision] = {}
+        self._assumed: dict[tuple[str, str, str | None], Decision] = {}
         self._load()
 
     # --- loading ---
@@ -414,7 +414,7 @@ class PolicyEngine:
     ) -> Decision:
         """A service assumes ``role_arn``: its trust policy must allow ``sts:AssumeRole`` for the service
         (with ``aws:SourceAccount`` and, where the caller is a resource, its ``aws:SourceArn``)."""
-        cached = self._assumed.get((role_arn, service))
+        cached = self._assumed.get((role_arn, service, source_arn))
         if cached is not None:
             return cached
         principal = Principal("Service", service)
@@ -454,7 +454,7 @@ class PolicyEngine:
         self.decisions.append(decision)
         if not allowed:
             raise AccessDenied(decision)
-        self._assumed[(role_arn, service)] = decision
+        self._assumed[(role_arn, service, source_arn)] = decision
         return decision
 
     def _context(

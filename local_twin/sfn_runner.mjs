@@ -107,7 +107,8 @@ function start({ definition: id, execution, input, context }) {
     overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
     context,
   });
-  (async () => {
+  // The execution's events are forwarded before its end, so its path is complete when Python sees it.
+  const logged = (async () => {
     for await (const event of run.eventLogs) {
       const { type, state, error, retry } = event;
       const message = { op: 'event', execution, type };
@@ -122,8 +123,12 @@ function start({ definition: id, execution, input, context }) {
     }
   })().catch((error) => send({ op: 'log', message: `event log failed: ${error}` }));
   run.result.then(
-    (output) => send({ op: 'done', execution, status: 'SUCCEEDED', output }),
-    (failure) => {
+    async (output) => {
+      await logged;
+      send({ op: 'done', execution, status: 'SUCCEEDED', output });
+    },
+    async (failure) => {
+      await logged;
       const cause = failure.cause ?? failure;
       const status = failure.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
       send({ op: 'done', execution, status, error: cause.name, cause: cause.message });

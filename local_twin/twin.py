@@ -134,18 +134,19 @@ class LocalTwin:
     # --- triggers and runs ---
 
     def trigger(self) -> list[Execution]:
-        """EventBridge delivers what arrived (S3 and Glue events); every execution started runs to its
-        end. Repeats until no new event starts anything."""
+        """EventBridge delivers what arrived (S3 and Glue events); every execution that starts runs to its
+        end (one already running, e.g. the one a scenario interrupts, is not waited for). Repeats until
+        no new event starts anything."""
         started: list[Execution] = []
         while True:
             deliveries = self.events.dispatch()
             executions = [
                 self.sfn.executions[d.detail] for d in deliveries if d.detail in self.sfn.executions
             ]
-            if not executions and not self.sfn.running():
+            if not executions:
                 return started
             self.progress(f"{len(executions)} execution(s) started by EventBridge; running")
-            self.sfn.wait()
+            self.sfn.wait([e.arn for e in executions])
             started += executions
 
     def fire_schedules(self) -> list[Execution]:
@@ -159,9 +160,8 @@ class LocalTwin:
                     started.append(self.sfn.executions[delivery.detail])
         if started:
             self.progress(f"{len(started)} scheduled execution(s) started; running")
-        self.sfn.wait()
-        self.trigger()  # the Glue events the scheduled run caused
-        return started
+        self.sfn.wait([e.arn for e in started])
+        return started + self.trigger()  # and what the scheduled runs' events start
 
     # --- alerts that AWS services send on their own ---
 

@@ -7,7 +7,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -90,6 +90,17 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Syn
 def env_platform(request: pytest.FixtureRequest, synthesized: Callable[[str], SynthesizedPlatform]) -> Any:
     """Parametrizes a test over every shipped environment."""
     return synthesized(request.param)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """The suite's one local Spark session (Glue 5.0's Spark line), built as the local twin builds it:
+    the Glue script tests and the twin's scenarios share it (a session starts in ~4 s)."""
+    from local_twin.spark import session  # noqa: PLC0415 (Spark only for the tests that need it)
+
+    spark_session = session(app_name="tests", memory="2g")
+    yield spark_session
+    spark_session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""One local SparkSession for the whole session, and writers of raw data in Firehose's layout."""
+"""Writers of raw data in Firehose's layout (the Spark session is the suite's one, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import gzip
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
 
 Line = str | dict[str, Any]
 
@@ -19,23 +18,6 @@ Line = str | dict[str, Any]
 # session's, so expected values read the same everywhere.
 os.environ["TZ"] = "UTC"
 time.tzset()
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("glue-script-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def event(
