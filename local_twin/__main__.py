@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="events to produce (default 20000)")
     parser.add_argument("--seed", type=int, default=7, help="producer seed (default 7)")
     parser.add_argument(
+        "--mix",
+        default="",
+        help="shares of the record kinds, e.g. late=0.1,firehose_rejects=0.05 "
+        f"(kinds: {', '.join(sorted(vars(Mix())))}; defaults {vars(Mix())})",
+    )
+    parser.add_argument(
         "--workdir", default=".twin/run", help="where the zones are written (default .twin/run)"
     )
     parser.add_argument(
@@ -37,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.events < 10:
         parser.error("--events: at least 10")
+    try:
+        mix = Mix(**{k: float(v) for k, v in (item.split("=", 1) for item in args.mix.split(",") if item)})
+    except (TypeError, ValueError) as error:
+        parser.error(f"--mix: {error}")
     started = time.monotonic()
 
     def progress(message: str) -> None:
@@ -54,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cloud assembly {args.cdk_out}: {len(twin.assembly.stacks)} stacks; Spark and the States "
             "Language interpreter start on first use"
         )
-        result = run_scenario(twin, Scenario(events=args.events, seed=args.seed, mix=Mix()), env=args.env)
+        result = run_scenario(twin, Scenario(events=args.events, seed=args.seed, mix=mix), env=args.env)
         data = report.summary(result, twin)
     report.write(data, Path(args.workdir) / "summary.json")
     print(report.render(data))

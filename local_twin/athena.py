@@ -82,7 +82,8 @@ def _trino_date_arithmetic(node: exp.Expression) -> exp.Expression:
             right if isinstance(right, exp.Interval) else left if isinstance(left, exp.Interval) else None
         )
         other = left if interval is right else right
-        if interval is not None and _is_date(other) and str(interval.unit.this).upper() in _DATE_UNITS:
+        unit = interval.unit if interval is not None else None
+        if unit is not None and _is_date(other) and str(unit.this).upper() in _DATE_UNITS:
             return exp.Cast(this=node.copy(), to=exp.DataType.build("DATE"))
     return node
 

@@ -81,7 +81,7 @@ def _match(rule: Any, value: Any) -> bool:  # noqa: PLR0911 (one branch per filt
             return rule is value
         if isinstance(rule, int | float) and isinstance(value, int | float):
             return float(rule) == float(value)
-        return rule == value
+        return bool(rule == value)
     if len(rule) != 1:
         raise PatternError(f"a content filter has exactly one key, got {dict(rule)}")
     ((name, argument),) = rule.items()

@@ -269,9 +269,7 @@ class _RunHooks:
         return self.job.name
 
     def list_files(self, paths: list[str], recurse: bool) -> list[tuple[str, int]]:
-        spark = twin_spark.session()
-        jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-        conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+        jvm, conf = twin_spark.jvm(twin_spark.session())
         found = []
         for path in paths:
             hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
@@ -575,7 +573,8 @@ class Glue:
                 f"{path}: objects at different partition depths {sorted(layouts)}: the twin does not crawl "
                 "mixed layouts"
             )
-        ((keys, partitions),) = layouts.items()
+        ((found_keys, partitions),) = layouts.items()
+        keys = list(found_keys)
         columns, classification = self._schema(
             crawler, bucket, [files[0] for files in partitions.values()], purpose
         )
@@ -620,14 +619,14 @@ class Glue:
             self.s3.authorize(crawler.role, "GetObject", bucket, key, purpose=purpose)
         paths = [str(self.s3.path(bucket, key)) for key in keys]
         if all(p.endswith(".parquet") for p in paths):
-            described = duckdb.sql(
+            described = duckdb.execute(
                 f"DESCRIBE SELECT * FROM read_parquet({paths!r}, union_by_name=true, hive_partitioning=false)"
             ).fetchall()
             return [(name, _hive_type(kind)) for name, kind, *_ in described], "parquet"
         types: dict[str, str] = {}
         for path in paths:
             opener = gzip.open if path.endswith(".gz") else open
-            with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+            with opener(path, "rt", encoding="utf-8") as handle:
                 for count, line in enumerate(handle):
                     if count >= 1000:
                         break
@@ -653,7 +652,7 @@ class Glue:
             self.iam.require(ctx.role, action, job_arn, purpose=ctx.purpose)
         run = self.start_job_run(name, dict(params.get("Arguments", {})))
         job = self.jobs[name]
-        shaped = ctx.integration.api.shape("GetJobRun", {"JobRun": run.api(job)})["JobRun"]
+        shaped: dict[str, Any] = ctx.integration.api.shape("GetJobRun", {"JobRun": run.api(job)})["JobRun"]
         if run.state != "SUCCEEDED":
             # .sync: a run that ends other than SUCCEEDED fails the Task with the JobRun as its cause.
             raise TaskFailed("States.TaskFailed", json.dumps(shaped))

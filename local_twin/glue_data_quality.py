@@ -20,6 +20,7 @@ of rules that passed. Any other rule type is an error, never a silent pass.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,7 @@ class Condition:
 
     def column(self, value: Column) -> Column:
         v = self.values
-        operations = {
+        operations: dict[str, Callable[[], Column]] = {
             "=": lambda: value == v[0],
             "!=": lambda: value != v[0],
             ">": lambda: value > v[0],
@@ -53,11 +54,12 @@ class Condition:
             "between": lambda: (value > v[0]) & (value < v[1]),
             "in": lambda: value.isin(list(v)),
         }
-        return operations[self.operator]()
+        condition: Column = operations[self.operator]()
+        return condition
 
     def holds(self, number: float) -> bool:
         v = self.values
-        return {
+        checks: dict[str, Callable[[], bool]] = {
             "=": lambda: number == v[0],
             "!=": lambda: number != v[0],
             ">": lambda: number > v[0],
@@ -66,7 +68,8 @@ class Condition:
             "<=": lambda: number <= v[0],
             "between": lambda: v[0] < number < v[1],
             "in": lambda: number in v,
-        }[self.operator]()
+        }
+        return checks[self.operator]()
 
     def __str__(self) -> str:
         if self.operator == "between":
@@ -95,7 +98,9 @@ def parse(ruleset: str) -> list[Rule]:
 
 
 def _split_rules(body: str) -> list[str]:
-    rules, depth, quoted, current = [], 0, False, []
+    rules: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for i, char in enumerate(body):
         if char == '"' and (i == 0 or body[i - 1] != "\\"):
             quoted = not quoted

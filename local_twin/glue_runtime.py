@@ -39,7 +39,9 @@ class RunHooks(Protocol):
     """What the job-run twin provides to the runtime while a script runs."""
 
     bookmark_option: str
-    job_name: str
+
+    @property
+    def job_name(self) -> str: ...
 
     def list_files(self, paths: list[str], recurse: bool) -> list[tuple[str, int]]: ...
 

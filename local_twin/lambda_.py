@@ -178,7 +178,7 @@ class LambdaService:
             finally:
                 sys.path.remove(str(function.code))
             function.module = module
-        handler = getattr(function.module, attribute, None)
+        handler: Callable[..., Any] | None = getattr(function.module, attribute, None)
         if not callable(handler):
             raise InvocationError(f"{function.name}: handler {function.handler} is not a function")
         return handler

@@ -149,7 +149,7 @@ def pascal(name: str) -> str:
 
 
 def _member(shape: Shape, key: str) -> str | None:
-    members = shape.members  # type: ignore[attr-defined]
+    members = shape.members
     if key in members:
         return key
     return next((m for m in members if pascal(m) == key), None)
@@ -161,12 +161,12 @@ def _to_model(shape: Shape, value: Any) -> Any:
         converted = {}
         for key, item in value.items():
             member = _member(shape, key)
-            converted[member or key] = _to_model(shape.members[member], item) if member else item  # type: ignore[attr-defined]
+            converted[member or key] = _to_model(shape.members[member], item) if member else item
         return converted
     if shape.type_name == "list" and isinstance(value, list):
-        return [_to_model(shape.member, v) for v in value]  # type: ignore[attr-defined]
+        return [_to_model(shape.member, v) for v in value]
     if shape.type_name == "map" and isinstance(value, Mapping):
-        return {k: _to_model(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: _to_model(shape.value, v) for k, v in value.items()}
     return value
 
 
@@ -175,13 +175,13 @@ def _shape(shape: Shape, value: Any, where: str) -> Any:  # noqa: PLR0911 (one b
     if kind == "structure":
         if not isinstance(value, Mapping):
             raise ShapeError(f"{where}: expected a structure, got {type(value).__name__}")
-        members = shape.members  # type: ignore[attr-defined]
+        members = shape.members
         resolved = {key: _member(shape, key) for key in value}
         unknown = sorted(k for k, m in resolved.items() if m is None)
         if unknown:
             raise ShapeError(f"{where}: {unknown} not in the output shape {shape.name}")
         present = {m for m in resolved.values()}
-        missing = [m for m in shape.required_members if m not in present]  # type: ignore[attr-defined]
+        missing = [m for m in shape.required_members if m not in present]
         if missing:
             raise ShapeError(f"{where}: required members {missing} of {shape.name} missing")
         # Step Functions hands SDK responses to the state machine with PascalCase member names.
@@ -193,11 +193,11 @@ def _shape(shape: Shape, value: Any, where: str) -> Any:  # noqa: PLR0911 (one b
     if kind == "list":
         if not isinstance(value, list):
             raise ShapeError(f"{where}: expected a list, got {type(value).__name__}")
-        return [_shape(shape.member, v, f"{where}[{i}]") for i, v in enumerate(value)]  # type: ignore[attr-defined]
+        return [_shape(shape.member, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if kind == "map":
         if not isinstance(value, Mapping):
             raise ShapeError(f"{where}: expected a map, got {type(value).__name__}")
-        return {str(k): _shape(shape.value, v, f"{where}.{k}") for k, v in value.items()}  # type: ignore[attr-defined]
+        return {str(k): _shape(shape.value, v, f"{where}.{k}") for k, v in value.items()}
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
             return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

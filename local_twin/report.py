@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from local_twin.scenario import RunReport
@@ -200,18 +199,20 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def _path(path: list[str]) -> str:
-    """The states an execution went through, polls and passes folded."""
+    """The states an execution went through, its polls folded: ``Start<X>``/``Get<X>`` and their wait
+    loops become ``<X>``; choices and bookkeeping passes are left out."""
     folded: list[str] = []
     for state in path:
-        if state.endswith(("Wait", "CountPoll", "PollInit", "Finished?", "?")) or state in folded[-1:]:
+        if state.endswith(("Wait", "CountPoll", "PollInit", "?", "Crawled", "Refreshed")):
             continue
-        folded.append(state)
+        name = state
+        for prefix in ("Start", "Get"):
+            if name.startswith(prefix) and name[len(prefix) :][:1].isupper():
+                name = name[len(prefix) :]
+        if name not in folded[-1:]:
+            folded.append(name)
     return " > ".join(folded)
 
 
 def write(data: dict[str, Any], path: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str))
-
-
-def alert_kinds(data: dict[str, Any]) -> Counter[str]:
-    return Counter(a["subject"] for a in data["alerts"])

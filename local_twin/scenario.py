@@ -101,6 +101,10 @@ class Measured:
         return self.job_totals.get("duplicates_removed", 0)
 
 
+def _row_count(parquet_files: list[str]) -> int:
+    return int(duckdb.execute(f"SELECT count(*) FROM read_parquet({parquet_files!r})").fetchall()[0][0])
+
+
 def measure(twin: LocalTwin, zones: Zones) -> Measured:
     m = Measured()
     raw_bucket, _, raw_prefix = zones.raw.removeprefix("s3://").partition("/")
@@ -116,13 +120,17 @@ def measure(twin: LocalTwin, zones: Zones) -> Measured:
                 m.lambda_reasons[json.loads(line)["reason"]] += 1
     processed = [str(p) for p in _files(twin, zones.processed) if p.name.endswith(".parquet")]
     if processed:
-        m.processed = int(duckdb.sql(f"SELECT count(*) FROM read_parquet({processed!r})").fetchall()[0][0])
+        m.processed = int(
+            duckdb.execute(f"SELECT count(*) FROM read_parquet({processed!r})").fetchall()[0][0]
+        )
     quarantine = [json.loads(line) for line in _lines(_files(twin, zones.quarantine))]
     m.quarantined = len(quarantine)
     m.quarantine_reasons = Counter(q["reason"] for q in quarantine)
     consumer = [str(p) for p in _files(twin, zones.consumer) if p.name.endswith(".parquet")]
     if consumer:
-        m.consumer_rows = int(duckdb.sql(f"SELECT count(*) FROM read_parquet({consumer!r})").fetchall()[0][0])
+        m.consumer_rows = int(
+            duckdb.execute(f"SELECT count(*) FROM read_parquet({consumer!r})").fetchall()[0][0]
+        )
     for job in twin.glue.jobs.values():
         for run in job.runs:
             for summary in run.summaries:

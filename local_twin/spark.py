@@ -13,6 +13,7 @@ import os
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -81,13 +82,23 @@ def session(*, app_name: str = "local-twin", memory: str = "2g") -> SparkSession
         return spark
 
 
+def jvm(spark: SparkSession) -> Any:
+    """The session's JVM view (py4j) and its Hadoop configuration."""
+    context: Any = spark.sparkContext
+    return context._jvm, context._jsc.hadoopConfiguration()
+
+
 def set_s3_root(spark: SparkSession, root: Path) -> None:
     """Where ``s3://<bucket>/<key>`` lives from now on: ``<root>/<bucket>/<key>``."""
-    spark.sparkContext._jsc.hadoopConfiguration().set("fs.s3.twin.root", str(root))  # type: ignore[union-attr]
+    _, configuration = jvm(spark)
+    configuration.set("fs.s3.twin.root", str(root))
 
 
 def drain_audit(spark: SparkSession) -> list[tuple[str, str, str]]:
     """The S3 requests the file system recorded since the last drain: (operation, bucket, key)."""
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    lines = jvm.localtwin.TwinS3FileSystem.drainAudit()
-    return [tuple(line.split("\t", 2)) for line in lines]  # type: ignore[misc]
+    view, _ = jvm(spark)
+    requests = []
+    for line in view.localtwin.TwinS3FileSystem.drainAudit():
+        operation, bucket, key = str(line).split("\t", 2)
+        requests.append((operation, bucket, key))
+    return requests

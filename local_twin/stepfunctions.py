@@ -16,6 +16,7 @@ execution the twin started, including ones started while another runs.
 
 from __future__ import annotations
 
+import atexit
 import json
 import subprocess
 import uuid
@@ -176,70 +177,39 @@ class StepFunctions:
             )
             self.machines[machine.arn] = machine
             self.violations += check_error_names(machine.name, machine.definition)
-        self._process: subprocess.Popen[str] | None = None
+        self._id = uuid.uuid4().hex  # this twin's definitions in the shared interpreter
+        self._defined = False
+        self._generation = -1
         self._last_start = datetime.fromtimestamp(0, UTC)
 
-    # --- the interpreter process ---
+    # --- the interpreter process (one per Python process, shared by every twin in it) ---
 
-    def _runner(self) -> subprocess.Popen[str]:
-        if self._process is None or self._process.poll() is not None:
-            if not NODE.exists():
-                raise TwinError(
-                    f"{NODE} is missing: run `make install` (the pinned Node 22 and aws-local-stepfunctions)"
-                )
-            self._process = subprocess.Popen(
-                [str(NODE), str(RUNNER)],
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                bufsize=1,
-            )
-            self._expect("ready")
+    def _interpreter(self) -> _Interpreter:
+        interpreter = _Interpreter.shared()
+        if not self._defined or interpreter.generation != self._generation:
             for machine in self.machines.values():
-                self._write({"op": "define", "id": machine.arn, "definition": machine.definition})
-                self._expect("defined")
-        return self._process
+                interpreter.define(f"{self._id}:{machine.arn}", machine.definition)
+            self._defined, self._generation = True, interpreter.generation
+        return interpreter
 
     def _send(self, message: Mapping[str, Any]) -> None:
-        self._runner()
-        self._write(message)
-
-    def _write(self, message: Mapping[str, Any]) -> None:
-        assert self._process is not None and self._process.stdin is not None
-        self._process.stdin.write(json.dumps(message) + "\n")
-        self._process.stdin.flush()
+        self._interpreter().write(message)
 
     def _receive(self) -> dict[str, Any]:
-        assert self._process is not None and self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line:
-            raise TwinError(f"the States Language interpreter stopped (exit code {self._process.poll()})")
-        message: dict[str, Any] = json.loads(line)
-        if message.get("op") == "fatal":
-            raise TwinError(f"interpreter: {message.get('message')}")
-        return message
-
-    def _expect(self, op: str) -> dict[str, Any]:
-        message = self._receive()
-        if message.get("op") != op:
-            raise TwinError(f"interpreter answered {message} where {op} was expected")
-        return message
+        return self._interpreter().receive()
 
     def close(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            assert self._process.stdin is not None
-            self._process.stdin.close()
-            self._process.wait(timeout=10)
-        self._process = None
+        """Leaves the shared interpreter as it was, unless an execution of this twin is still running
+        there (a scenario stopped midway): then it is stopped, and the next twin starts a new one."""
+        if self.running():
+            _Interpreter.stop_shared()
 
     # --- executions ---
 
     def start_execution(
         self, caller: str, machine_arn: str, execution_input: Any, why: str = "", name: str | None = None
     ) -> str:
-        """StartExecution, as ``caller`` (already authorized by whoever calls: EventBridge checks its "
-        "role)."""
+        """StartExecution, as ``caller`` (authorized by whoever calls: EventBridge checks its role)."""
         if machine_arn not in self.machines:
             raise InvalidRequest(f"StateMachineDoesNotExist: {machine_arn}")
         machine = self.machines[machine_arn]
@@ -263,7 +233,7 @@ class StepFunctions:
         self._send(
             {
                 "op": "start",
-                "definition": machine.arn,
+                "definition": f"{self._id}:{machine.arn}",
                 "execution": arn,
                 "input": execution_input,
                 "context": context,
@@ -411,6 +381,77 @@ class StepFunctions:
         if len(listed) > limit:
             response["NextToken"] = uuid.uuid4().hex
         return response
+
+
+class _Interpreter:
+    """The Node process running ``sfn_runner.mjs``; one per Python process (starting one costs ~0.3 s)."""
+
+    _shared: _Interpreter | None = None
+    _generations = 0
+
+    def __init__(self) -> None:
+        if not NODE.exists():
+            raise TwinError(
+                f"{NODE} is missing: run `make install` (the pinned Node 22 and aws-local-stepfunctions)"
+            )
+        self.process = subprocess.Popen(
+            [str(NODE), str(RUNNER)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        _Interpreter._generations += 1
+        self.generation = _Interpreter._generations
+        self.expect("ready")
+
+    @classmethod
+    def shared(cls) -> _Interpreter:
+        if cls._shared is None or cls._shared.process.poll() is not None:
+            cls._shared = cls()
+            atexit.register(cls._shared.stop)
+        return cls._shared
+
+    @classmethod
+    def stop_shared(cls) -> None:
+        if cls._shared is not None:
+            cls._shared.stop()
+        cls._shared = None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def define(self, definition_id: str, definition: Mapping[str, Any]) -> None:
+        self.write({"op": "define", "id": definition_id, "definition": definition})
+        self.expect("defined")
+
+    def write(self, message: Mapping[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise TwinError(f"the States Language interpreter stopped (exit code {self.process.poll()})")
+        message: dict[str, Any] = json.loads(line)
+        if message.get("op") == "fatal":
+            raise TwinError(f"interpreter: {message.get('message')}")
+        return message
+
+    def expect(self, op: str) -> dict[str, Any]:
+        message = self.receive()
+        if message.get("op") != op:
+            raise TwinError(f"interpreter answered {message} where {op} was expected")
+        return message
 
 
 def _iso(moment: datetime) -> str:
