@@ -432,12 +432,6 @@ class DeliveryStream:
         return gzip.compress(raw, mtime=0) if self.compression == "GZIP" else raw
 
     def _put(self, key: str, body: bytes, when: datetime) -> None:
-        if self.kms_key is not None:
-            self.s3.object_keys[(self.bucket, key)] = self.kms_key
-        written = self._put_object(key, body, when)
-        self.written.append(written)
-
-    def _put_object(self, key: str, body: bytes, when: datetime) -> S3Object:
         bucket = self.s3.bucket(self.bucket)
         self.iam.assume(
             self.role, "firehose.amazonaws.com", source_arn=self.arn, purpose=f"{self.name} delivery"
@@ -451,7 +445,7 @@ class DeliveryStream:
         path.write_bytes(body)
         written = S3Object(bucket.name, key, len(body), path.stat().st_mtime)
         self.s3.object_created(written, reason="PutObject", requester="firehose.amazonaws.com", when=when)
-        return written
+        self.written.append(written)
 
     def _write(self, key: tuple[tuple[str, str], ...], buffer: _Buffer) -> None:
         oldest = buffer.oldest

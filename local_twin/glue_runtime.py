@@ -22,7 +22,7 @@ import sys
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyspark import SparkContext
@@ -176,11 +176,6 @@ def _job_class() -> type:
             _run().commit()
 
     return Job
-
-
-@dataclass
-class _Modules:
-    saved: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
