@@ -30,9 +30,10 @@ arrives (keep processed data at least as long as consumer data to rule that out)
 processed data that predates the markers).
 
 Run locally: ``python processed_to_consumer.py --source DIR --target DIR [--since-date yyyy-MM-dd]``.
-In Glue (``--JOB_NAME`` present): ``--source`` and ``--target`` required, ``--since-date`` optional.
-The script is self-contained (Glue ships one file), so it repeats the processed schema and the
-markers' folder name.
+In Glue (``--JOB_NAME`` present): ``--source`` and ``--target`` required, ``--since-date`` optional;
+``--catalog_database`` and ``--catalog_table`` name the consumer table whose partitions the job
+registers (the dates it wrote; an existing partition is left as it is). The tables' columns come from
+``lake_tables`` (shipped to Glue with ``--extra-py-files``), which the CDK app's Glue tables use too.
 """
 
 from __future__ import annotations
@@ -49,42 +50,25 @@ from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as sf
-from pyspark.sql.types import (
-    DateType,
-    DecimalType,
-    MapType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
+
+from lake_tables import DAILY_EVENT_SUMMARY, PROCESSED_EVENTS, register_partitions, spark_schema
 
 LOG = logging.getLogger("processed_to_consumer")
 
-PROCESSED_SCHEMA = StructType(
-    [
-        StructField("event_id", StringType()),
-        StructField("event_type", StringType()),
-        StructField("event_time", TimestampType()),
-        StructField("user_id", StringType()),
-        StructField("session_id", StringType()),
-        StructField("amount", DecimalType(18, 2)),
-        StructField("currency", StringType()),
-        StructField("attributes", MapType(StringType(), StringType())),
-        StructField("event_date", DateType()),
-    ]
-)
+PROCESSED_SCHEMA = spark_schema([*PROCESSED_EVENTS.columns, *PROCESSED_EVENTS.partition_keys])
 GRAIN = ("event_date", "event_type", "currency")
-CONSUMER_COLUMNS = (
-    *GRAIN,
-    "event_count",
-    "unique_users",
-    "total_amount",
-    "first_event_time",
-    "last_event_time",
-)
+CONSUMER_COLUMNS = (*DAILY_EVENT_SUMMARY.partition_names, *DAILY_EVENT_SUMMARY.column_names)
 DATE_PARTITION_PREFIX = "event_date="
 CHANGED_DATES_DIR = "_changed_dates"  # raw_to_processed writes the same name
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    """Where the job registers the consumer partitions it writes: a boto3 Glue client and the table."""
+
+    glue: Any
+    database: str
+    table: str
 
 
 @dataclass(frozen=True)
@@ -94,6 +78,7 @@ class RunSummary:
     dates_written: list[str] | None = None
     since_date: str | None = None
     markers_consumed: int = 0
+    partitions_registered: int = 0
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         return {"job": "processed_to_consumer", **asdict(self), **extra}
@@ -190,7 +175,13 @@ def write_consumer(aggregates: DataFrame, target: str) -> None:
     )
 
 
-def process(spark: SparkSession, source: str, target: str, since: date | None = None) -> RunSummary:
+def process(
+    spark: SparkSession,
+    source: str,
+    target: str,
+    since: date | None = None,
+    catalog: CatalogTable | None = None,
+) -> RunSummary:
     """Recomputes the aggregates of the processed dates that changed (markers) or are on or after
     ``since``, replaces those consumer partitions, then removes the markers it read. Nothing selected
     writes nothing."""
@@ -213,6 +204,11 @@ def process(spark: SparkSession, source: str, target: str, since: date | None = 
             dates_written=dates,
             since_date=result.since_date,
         )
+    if catalog is not None and result.dates_written:
+        registered = register_partitions(
+            catalog.glue, catalog.database, catalog.table, target, [[day] for day in result.dates_written]
+        )
+        result = replace(result, partitions_registered=registered)
     # Only after the write: a failed run leaves its markers for the next. A marker of a date with no
     # processed partition left (expired) has nothing to recompute and goes too.
     remove_markers(spark, markers)
@@ -224,9 +220,22 @@ def process(spark: SparkSession, source: str, target: str, since: date | None = 
 
 
 def _since_parser() -> argparse.ArgumentParser:
+    """The job's optional arguments (getResolvedOptions only takes required ones)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--since-date", "--since_date", dest="since_date", type=date.fromisoformat)
+    parser.add_argument("--catalog_database", "--catalog-database", help="register partitions here")
+    parser.add_argument("--catalog_table", "--catalog-table", help="in this table (with --catalog_database)")
     return parser
+
+
+def _catalog(options: argparse.Namespace) -> CatalogTable | None:
+    if bool(options.catalog_database) != bool(options.catalog_table):
+        raise ValueError("--catalog_database and --catalog_table go together")
+    if not options.catalog_database:
+        return None
+    import boto3  # noqa: PLC0415 (only to register partitions)
+
+    return CatalogTable(boto3.client("glue"), options.catalog_database, options.catalog_table)
 
 
 def _glue_main(argv: list[str]) -> RunSummary:
@@ -237,11 +246,13 @@ def _glue_main(argv: list[str]) -> RunSummary:
     from pyspark.context import SparkContext  # noqa: PLC0415
 
     args = getResolvedOptions(argv, ["JOB_NAME", "source", "target"])
-    since = _since_parser().parse_known_args(argv[1:])[0].since_date  # optional: not getResolvedOptions'
+    options = _since_parser().parse_known_args(argv[1:])[0]  # optional: not getResolvedOptions'
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
-    summary = process(glue_context.spark_session, args["source"], args["target"], since)
+    summary = process(
+        glue_context.spark_session, args["source"], args["target"], options.since_date, _catalog(options)
+    )
     job.commit()
     return summary
 
@@ -256,7 +267,7 @@ def _local_main(argv: list[str]) -> RunSummary:
     running = SparkSession.getActiveSession()  # e.g. a caller's (tests): used, and left running
     spark = running or SparkSession.builder.master("local[*]").appName("processed_to_consumer").getOrCreate()
     try:
-        return process(spark, args.source, args.target, args.since_date)
+        return process(spark, args.source, args.target, args.since_date, _catalog(args))
     finally:
         if running is None:
             spark.stop()

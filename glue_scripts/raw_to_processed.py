@@ -85,7 +85,6 @@ from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession, Windo
 from pyspark.sql import functions as sf
 from pyspark.sql.types import (
     ArrayType,
-    DateType,
     DecimalType,
     MapType,
     StringType,
@@ -94,23 +93,17 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from lake_tables import EVENT_TYPE, PROCESSED_EVENTS, partition_predicate, register_partitions, spark_schema
+
 LOG = logging.getLogger("raw_to_processed")
 
-EVENT_SCHEMA = StructType(
-    [
-        StructField("event_id", StringType(), nullable=False),
-        StructField("event_type", StringType(), nullable=False),
-        StructField("event_time", TimestampType(), nullable=False),
-        StructField("user_id", StringType()),
-        StructField("session_id", StringType()),
-        StructField("amount", DecimalType(18, 2)),
-        StructField("currency", StringType()),
-        StructField("attributes", MapType(StringType(), StringType())),
-    ]
-)
+# The processed table's columns (lake_tables, shared with the CDK app's Glue table), with event_type,
+# which the table holds as a partition key, after event_id.
+EVENT_SCHEMA = spark_schema([PROCESSED_EVENTS.columns[0], EVENT_TYPE, *PROCESSED_EVENTS.columns[1:]])
 EVENT_COLUMNS = tuple(f.name for f in EVENT_SCHEMA.fields)
-PARTITION_COLUMNS = ("event_date", "event_type")
-PROCESSED_SCHEMA = StructType([*EVENT_SCHEMA.fields, StructField("event_date", DateType(), nullable=False)])
+PARTITION_COLUMNS = PROCESSED_EVENTS.partition_names  # ("event_date", "event_type")
+_EVENT_DATE = [key for key in PROCESSED_EVENTS.partition_keys if key.name == "event_date"]
+PROCESSED_SCHEMA = StructType([*EVENT_SCHEMA.fields, *spark_schema(_EVENT_DATE)])
 QUARANTINE_COLUMNS = ("reason", "raw", "source_file", "quarantined_at", "ingestion_date")
 
 REASONS = (
@@ -172,15 +165,40 @@ class AccountingError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class CatalogTable:
+    """Where the job registers the processed partitions it appends to: a boto3 Glue client and the
+    table (the app's ``events`` table of the processed database)."""
+
+    glue: Any
+    database: str
+    table: str
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a Glue run adds to the transformation. ``run_id``: write the run manifest
+    ``<target>/_runs/<run_id>.json`` (the partitions appended to, and a ``pushDownPredicate`` selecting
+    them: what the pipeline's quality check evaluates). ``lookback_days``: the redelivery index's window
+    (0: no index)."""
+
+    catalog: CatalogTable | None = None
+    run_id: str | None = None
+    lookback_days: int = 7
+
+
+@dataclass(frozen=True)
 class RunCounts:
     rows_read: int = 0
     rows_written: int = 0
     rows_quarantined: int = 0
     duplicates_in_batch: int = 0
-    duplicates_already_present: int = 0
+    duplicates_already_present: int = 0  # stored before: same event_date, or another within the lookback
+    redeliveries_other_day: int = 0  # of those, found by the index under another event_date
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     min_event_date: str | None = None
     max_event_date: str | None = None
+    partitions: list[list[str]] = field(default_factory=list)  # [event_date, event_type] appended to
+    partitions_registered: int = 0
 
     @property
     def duplicates_removed(self) -> int:
@@ -496,6 +514,58 @@ def record_changed_dates(spark: SparkSession, target: str, dates: Sequence[date]
         filesystem.create(hadoop_path, True).close()
 
 
+EVENT_IDS_DIR = "_event_ids"  # the redelivery index: <target>/_event_ids/processed_date=<date>/
+RUNS_DIR = "_runs"  # run manifests: <target>/_runs/<run id>.json
+ID_INDEX_SCHEMA = StructType([StructField("event_id", StringType()), *PROCESSED_SCHEMA.fields[-1:]])
+
+
+def recent_id_partitions(spark: SparkSession, target: str, today: date, lookback_days: int) -> list[str]:
+    """The redelivery index's folders of the last ``lookback_days`` processing days (one listing)."""
+    root = f"{target.rstrip('/')}/{EVENT_IDS_DIR}"
+    if lookback_days <= 0 or not path_exists(spark, root):
+        return []
+    filesystem, hadoop_path = _hadoop_path(spark, root)
+    first = date.fromordinal(today.toordinal() - lookback_days + 1)
+    found = []
+    for status in filesystem.listStatus(hadoop_path):
+        name = status.getPath().getName()
+        day = name.removeprefix("processed_date=")
+        if status.isDirectory() and name != day and first.isoformat() <= day <= today.isoformat():
+            found.append(f"{root}/{name}")
+    return sorted(found)
+
+
+def write_event_ids(events: DataFrame, target: str, today: date) -> None:
+    """Adds the stored events' ids (and dates) to today's folder of the redelivery index."""
+    (
+        events.select("event_id", "event_date")
+        .coalesce(1)
+        .write.mode("append")
+        .option("compression", "snappy")
+        .parquet(f"{target.rstrip('/')}/{EVENT_IDS_DIR}/processed_date={today.isoformat()}")
+    )
+
+
+def write_run_manifest(spark: SparkSession, target: str, run_id: str, counts: RunCounts) -> str:
+    """``<target>/_runs/<run_id>.json``: the partitions this run appended to, and the predicate that
+    selects them (Glue's ``pushDownPredicate``, empty when there are none)."""
+    path = f"{target.rstrip('/')}/{RUNS_DIR}/{run_id}.json"
+    manifest = {
+        "runId": run_id,
+        "partitionKeys": list(PARTITION_COLUMNS),
+        "partitions": counts.partitions,
+        "pushDownPredicate": partition_predicate(PARTITION_COLUMNS, counts.partitions),
+        "rowsWritten": counts.rows_written,
+    }
+    filesystem, hadoop_path = _hadoop_path(spark, path)
+    stream = filesystem.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(json.dumps(manifest, sort_keys=True).encode()))
+    finally:
+        stream.close()
+    return path
+
+
 def write_quarantine(rows: DataFrame, quarantine: str) -> None:
     (
         # One file per arrival date. Shuffles only the rejected rows; coalesce(1) would also have run
@@ -548,18 +618,30 @@ def process(
     quarantine: str,
     *,
     now: datetime | None = None,
+    options: RunOptions | None = None,
 ) -> RunCounts:
     """Runs the whole transformation on ``lines`` (``raw``, ``source_file``), writes, checks the row
-    accounting (raises ``AccountingError``) and returns the counts."""
+    accounting (raises ``AccountingError``), registers the partitions and writes the run manifest
+    (``options``), and returns the counts."""
+    options = options if options is not None else RunOptions()
     configure_session(spark)
     started = time.monotonic()
     now = now or datetime.now(UTC)
     steps = _StepTimer()
     classified = _materialize(classify(parse(lines, barrier=False)))
     try:
-        counts = _process_classified(spark, classified, target, quarantine, now=now, steps=steps)
+        counts = _process_classified(
+            spark, classified, target, quarantine, now=now, steps=steps, lookback_days=options.lookback_days
+        )
     finally:
         classified.unpersist()
+    if options.catalog is not None and counts.balanced:
+        with steps("register_partitions"):
+            catalog = options.catalog
+            registered = register_partitions(
+                catalog.glue, catalog.database, catalog.table, target, counts.partitions
+            )
+            counts = replace(counts, partitions_registered=registered)
     summary = counts.summary(
         target=target,
         quarantine=quarantine,
@@ -569,6 +651,8 @@ def process(
     LOG.info(json.dumps(summary, sort_keys=True))
     if not counts.balanced:
         raise AccountingError(f"row accounting does not balance: {json.dumps(summary, sort_keys=True)}")
+    if options.run_id is not None:
+        write_run_manifest(spark, target, options.run_id, counts)
     return counts
 
 
@@ -580,10 +664,11 @@ def _process_classified(
     *,
     now: datetime,
     steps: _StepTimer,
+    lookback_days: int,
 ) -> RunCounts:
-    # One aggregation over the parsed input (which it caches): rows, reasons, affected dates.
+    # One aggregation over the parsed input (which it caches): rows, reasons, affected partitions.
     with steps("read_parse_count"):
-        groups = classified.groupBy("reason", "event_date").count().collect()
+        groups = classified.groupBy("reason", *PARTITION_COLUMNS).count().collect()
     rows_read = sum(row["count"] for row in groups)
     reasons: dict[str, int] = {}
     for row in groups:
@@ -593,7 +678,9 @@ def _process_classified(
     valid, rejected = split_valid(classified)
     counts = RunCounts(rows_read=rows_read, quarantine_reasons=reasons)
     if dates:
-        counts = _append_valid(spark, valid, target, dates, counts, steps=steps)
+        counts = _append_valid(
+            spark, valid, target, dates, counts, steps=steps, today=now.date(), lookback_days=lookback_days
+        )
         # Every date with valid events, even if all were redeliveries: recomputing a day is idempotent,
         # missing one is not. A retry after a failure below leaves the same dates again.
         record_changed_dates(spark, target, dates, f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
@@ -617,8 +704,11 @@ def _append_valid(
     counts: RunCounts,
     *,
     steps: _StepTimer,
+    today: date,
+    lookback_days: int,
 ) -> RunCounts:
-    """Deduplicates the valid events against the batch and the stored dates, appends the rest."""
+    """Deduplicates the valid events against the batch, the stored dates and the redelivery index,
+    appends the rest and adds their ids to the index."""
     # In-batch duplicates: ids seen more than once (ids only are shuffled).
     with steps("duplicate_ids"):
         duplicates = duplicate_ids(valid)
@@ -647,16 +737,48 @@ def _append_valid(
             if already_present:
                 deduped = drop_already_present(deduped, present, broadcast=broadcast)
 
+    # Redeliveries under another event_date (sent again with another event_time), within the lookback:
+    # ids the index holds from the last days' runs.
+    other_day = 0
+    with steps("redeliveries_other_days"):
+        index = recent_id_partitions(spark, target, today, lookback_days)
+        if index:
+            recent = spark.read.schema(ID_INDEX_SCHEMA).parquet(*index).select("event_id")
+            present = deduped.select("event_id").join(recent, "event_id", "left_semi")
+            local = _collect_if_small(present)
+            if local is None:
+                other_day, broadcast = present.count(), False
+            else:
+                other_day, present, broadcast = len(local), _id_frame(spark, local), True
+            if other_day:
+                deduped = drop_already_present(deduped, present, broadcast=broadcast)
+
     with steps("write"):
-        rows, observation = _observed_count(deduped.select(*PROCESSED_SCHEMA.fieldNames()), "written")
+        # Counted as written, with the partitions the rows went to: a partition whose events were all
+        # redeliveries gets no file, so it is neither registered nor checked.
+        observation = Observation("written")
+        rows = deduped.select(*PROCESSED_SCHEMA.fieldNames()).observe(
+            observation,
+            sf.count(sf.lit(1)).alias("rows"),
+            sf.concat_ws(
+                "\n",
+                sf.collect_set(sf.concat_ws("/", sf.date_format("event_date", "yyyy-MM-dd"), "event_type")),
+            ).alias("partitions"),
+        )
         write_processed(rows, target)
         written = observation.get["rows"]
+        written_partitions = sorted(p.split("/") for p in observation.get["partitions"].split("\n") if p)
+    if lookback_days > 0 and written:
+        with steps("index_ids"):
+            write_event_ids(deduped, target, today)
 
     return replace(
         counts,
         rows_written=written,
+        partitions=written_partitions,
         duplicates_in_batch=int(extra_copies),
-        duplicates_already_present=already_present,
+        duplicates_already_present=already_present + other_day,
+        redeliveries_other_day=other_day,
         min_event_date=dates[0].isoformat(),
         max_event_date=dates[-1].isoformat(),
     )
@@ -700,6 +822,38 @@ def read_glue_lines(glue_context: Any, source: str) -> DataFrame:
     )
 
 
+def _options_parser(*, add_help: bool = False) -> argparse.ArgumentParser:
+    """The job's optional arguments (getResolvedOptions only takes required ones)."""
+    parser = argparse.ArgumentParser(add_help=add_help)
+    parser.add_argument(
+        "--catalog_database", "--catalog-database", help="register partitions in this database"
+    )
+    parser.add_argument(
+        "--catalog_table", "--catalog-table", help="... in this table (with --catalog_database)"
+    )
+    parser.add_argument(
+        "--redelivery_lookback_days",
+        "--redelivery-lookback-days",
+        type=int,
+        default=RunOptions.lookback_days,
+        help=f"days of the redelivery index (default {RunOptions.lookback_days}; 0: none)",
+    )
+    return parser
+
+
+def _run_options(options: argparse.Namespace, run_id: str | None) -> RunOptions:
+    if bool(options.catalog_database) != bool(options.catalog_table):
+        raise ValueError("--catalog_database and --catalog_table go together")
+    catalog = None
+    if options.catalog_database:
+        import boto3  # noqa: PLC0415 (only to register partitions)
+
+        catalog = CatalogTable(boto3.client("glue"), options.catalog_database, options.catalog_table)
+    if options.redelivery_lookback_days < 0:
+        raise ValueError("--redelivery_lookback_days must be 0 or more")
+    return RunOptions(catalog=catalog, run_id=run_id, lookback_days=options.redelivery_lookback_days)
+
+
 def _glue_main(argv: list[str]) -> RunCounts:
     # Only importable inside Glue (the Glue runtime's JARs back GlueContext).
     from awsglue.context import GlueContext  # noqa: PLC0415
@@ -708,28 +862,34 @@ def _glue_main(argv: list[str]) -> RunCounts:
     from pyspark.context import SparkContext  # noqa: PLC0415
 
     args = getResolvedOptions(argv, ["JOB_NAME", "source", "target", "quarantine"])
+    options = _run_options(_options_parser().parse_known_args(argv[1:])[0], args.get("JOB_RUN_ID"))
     glue_context = GlueContext(SparkContext.getOrCreate())
     spark = glue_context.spark_session
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
     configure_session(spark)
-    counts = process(spark, read_glue_lines(glue_context, args["source"]), args["target"], args["quarantine"])
+    lines = read_glue_lines(glue_context, args["source"])
+    counts = process(spark, lines, args["target"], args["quarantine"], options=options)
     job.commit()  # only after a balanced run: a failed run's files are read again next time
     return counts
 
 
 def _local_main(argv: list[str]) -> RunCounts:
-    parser = argparse.ArgumentParser(description="Raw zone -> processed zone (plain PySpark).")
+    parser = argparse.ArgumentParser(
+        description="Raw zone -> processed zone (plain PySpark).", parents=[_options_parser()]
+    )
     parser.add_argument("--source", required=True, help="raw events directory or URL")
     parser.add_argument("--target", required=True, help="processed events directory or URL")
     parser.add_argument("--quarantine", help="rejected lines (default: <target>_quarantine)")
+    parser.add_argument("--run-id", help="write the run manifest <target>/_runs/<run id>.json")
     args = parser.parse_args(argv)
     quarantine = args.quarantine or f"{args.target.rstrip('/')}_quarantine"
+    options = _run_options(args, args.run_id)
     running = SparkSession.getActiveSession()  # e.g. a caller's (tests): used, and left running
     spark = running or SparkSession.builder.master("local[*]").appName("raw_to_processed").getOrCreate()
     try:
         configure_session(spark)
-        return process(spark, read_lines(spark, args.source), args.target, quarantine)
+        return process(spark, read_lines(spark, args.source), args.target, quarantine, options=options)
     finally:
         if running is None:
             spark.stop()

@@ -16,6 +16,8 @@ from typing import Any
 import duckdb
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
 
 from local_twin.assembly import CloudAssembly
 from local_twin.glue import Glue, Table
@@ -44,6 +46,13 @@ class QueryResult:
     sql: str
 
 
+def _sqlglot_type(hive_type: str) -> str:
+    kind = hive_type.lower()
+    if kind.startswith(("map<", "array<", "struct<")):
+        return "VARCHAR"  # not compared by the platform's queries
+    return {"string": "VARCHAR", "bigint": "BIGINT", "int": "INT", "double": "DOUBLE"}.get(kind, kind.upper())
+
+
 def duckdb_type(hive_type: str) -> str:
     """The DuckDB type of a catalog (Hive) column type."""
     kind = hive_type.lower()
@@ -65,6 +74,53 @@ def duckdb_type(hive_type: str) -> str:
         key, value = kind[4:-1].split(",", 1)
         return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
     raise QueryError(f"catalog type {hive_type} is not supported by the twin's Athena")
+
+
+def _projected_partitions(table: Table) -> list[tuple[tuple[str, ...], str]]:
+    """Athena partition projection: every value of each key (dates from the range's start to today,
+    UTC, by day; enums; integer ranges), at ``<location><key>=<value>/`` or the table's
+    ``storage.location.template``. Injected keys take their values from the query: not run by the twin."""
+    import itertools  # noqa: PLC0415
+    from datetime import UTC, date, datetime, timedelta  # noqa: PLC0415
+
+    parameters = table.parameters
+    choices: list[list[str]] = []
+    for key, _ in table.partition_keys:
+        kind = parameters.get(f"projection.{key}.type")
+        if kind == "date":
+            low, high = parameters[f"projection.{key}.range"].split(",")
+            if (
+                parameters.get(f"projection.{key}.format") != "yyyy-MM-dd"
+                or parameters.get(f"projection.{key}.interval", "1") != "1"
+            ):
+                raise QueryError(f"{table.name}: only daily yyyy-MM-dd date projection is run by the twin")
+            today = datetime.now(UTC).date()
+            first = today if low.strip() == "NOW" else date.fromisoformat(low.strip())
+            last = today if high.strip() == "NOW" else date.fromisoformat(high.strip())
+            choices.append([(first + timedelta(days=d)).isoformat() for d in range((last - first).days + 1)])
+        elif kind == "enum":
+            choices.append(parameters[f"projection.{key}.values"].split(","))
+        elif kind == "integer":
+            start, stop = (int(x) for x in parameters[f"projection.{key}.range"].split(","))
+            choices.append([str(v) for v in range(start, stop + 1)])
+        else:
+            raise QueryError(f"{table.name}: projection type {kind!r} of {key} is not run by the twin")
+    keys = [key for key, _ in table.partition_keys]
+    template = parameters.get("storage.location.template")
+    located = []
+    for values in itertools.product(*choices):
+        if template:
+            location = template
+            for key, value in zip(keys, values, strict=True):
+                location = location.replace("${" + key + "}", value)
+        else:
+            location = (
+                table.location.rstrip("/")
+                + "/"
+                + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
+            )
+        located.append((tuple(values), location))
+    return located
 
 
 def _is_date(node: exp.Expression) -> bool:
@@ -116,6 +172,7 @@ class Athena:
         return self.results
 
     def run(self, query: NamedQuery) -> QueryResult:
+        self._check_types(query)
         sql = translate(query.query)
         connection = duckdb.connect()
         try:
@@ -129,6 +186,36 @@ class Athena:
             raise QueryError(f"named query {query.name}: {error}\nDuckDB SQL: {sql}") from error
         finally:
             connection.close()
+
+    def _check_types(self, query: NamedQuery) -> None:
+        """Comparisons Trino rejects though DuckDB would cast silently: a date, timestamp or number
+        against text ("Cannot apply operator")."""
+        databases: dict[str, dict[str, dict[str, str]]] = {}
+        for table in self._tables(query):
+            columns = {name: _sqlglot_type(kind) for name, kind in (*table.columns, *table.partition_keys)}
+            databases.setdefault(table.database, {})[table.name] = columns
+        schema: dict[str, object] = dict(databases)
+        tree = qualify(
+            sqlglot.parse_one(query.query, read="trino"), schema=schema, dialect="trino", db=query.database
+        )
+        tree = annotate_types(tree, schema=schema, dialect="trino")
+        text = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
+        typed = {
+            exp.DataType.Type.DATE,
+            exp.DataType.Type.TIMESTAMP,
+            exp.DataType.Type.BIGINT,
+            exp.DataType.Type.INT,
+        }
+        for node in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE):
+            kinds = {
+                node.this.type.this if node.this.type else None,
+                node.expression.type.this if node.expression.type else None,
+            }
+            if kinds & text and kinds & typed:
+                raise QueryError(
+                    f"named query {query.name}: Athena (Trino) cannot compare {node.this.type} with "
+                    f"{node.expression.type} without a cast: {node.sql(dialect='trino')}"
+                )
 
     def _tables(self, query: NamedQuery) -> list[Table]:
         tables = []
@@ -151,14 +238,27 @@ class Athena:
             )
         columns = ", ".join(f'"{name}"' for name, _ in table.columns)
         selects = []
-        locations = list(table.partitions.items()) if table.partition_keys else [((), table.location)]
+        bucket, _, root = table.location.removeprefix("s3://").partition("/")
+        files_by_folder: dict[str, list[str]] = {}
+        for obj in self.s3.objects(bucket, root):
+            folder, _, name = obj.key.rpartition("/")
+            if not name.startswith(("_", ".")):
+                files_by_folder.setdefault(f"s3://{bucket}/{folder}/", []).append(
+                    str(self.s3.path(bucket, obj.key))
+                )
+        if table.projected:  # Athena builds the partitions from the table's settings, ignoring the catalog's
+            locations = _projected_partitions(table)
+        else:
+            locations = list(table.partitions.items()) if table.partition_keys else [((), table.location)]
         for values, location in locations:
-            bucket, _, prefix = location.removeprefix("s3://").partition("/")
-            files = [
-                str(self.s3.path(bucket, o.key))
-                for o in self.s3.objects(bucket, prefix)
-                if not o.key.rsplit("/", 1)[-1].startswith(("_", "."))
-            ]
+            files = files_by_folder.get(location.rstrip("/") + "/", [])
+            if not table.partition_keys:
+                files = [
+                    f
+                    for folder, found in files_by_folder.items()
+                    if folder.startswith(location)
+                    for f in found
+                ]
             if not files:
                 continue
             partition_values = "".join(
@@ -172,8 +272,8 @@ class Athena:
         if not selects:
             empty = ", ".join(
                 [
-                    *(f'NULL AS "{n}"' for n, _ in table.columns),
-                    *(f'NULL::VARCHAR AS "{k}"' for k, _ in table.partition_keys),
+                    *(f'NULL::{duckdb_type(t)} AS "{n}"' for n, t in table.columns),
+                    *(f'NULL::{duckdb_type(t)} AS "{k}"' for k, t in table.partition_keys),
                 ]
             )
             selects = [f"SELECT {empty} WHERE false"]

@@ -44,11 +44,12 @@ from typing import Any
 import duckdb
 
 from local_twin import glue_data_quality as dqdl
-from local_twin import glue_runtime
+from local_twin import glue_runtime, sdk
 from local_twin import spark as twin_spark
 from local_twin.assembly import CloudAssembly, Resource
 from local_twin.events import EventBridge
 from local_twin.iam import AccessDenied, PolicyEngine
+from local_twin.models import ServiceApi
 from local_twin.s3 import S3
 from local_twin.stepfunctions import ServiceError, StepFunctions, TaskContext, TaskFailed
 
@@ -69,20 +70,52 @@ class Table:
     classification: str
     partitions: dict[tuple[str, ...], str] = field(default_factory=dict)  # values -> location
     updated: int = 0
+    parameters: dict[str, str] = field(default_factory=dict)
+    storage_descriptor: dict[str, Any] | None = None  # as the template defines it
+    registrations: int = 0  # partitions added through BatchCreatePartition
 
     def api(self) -> dict[str, Any]:
         """The table in GetTable's shape."""
+        descriptor = self.storage_descriptor or {
+            "Columns": [{"Name": n, "Type": t} for n, t in self.columns],
+            "Location": self.location,
+        }
         return {
             "Name": self.name,
             "DatabaseName": self.database,
-            "StorageDescriptor": {
-                "Columns": [{"Name": n, "Type": t} for n, t in self.columns],
-                "Location": self.location,
-            },
+            "StorageDescriptor": descriptor,
             "PartitionKeys": [{"Name": n, "Type": t} for n, t in self.partition_keys],
             "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"classification": self.classification},
+            "Parameters": {"classification": self.classification, **self.parameters},
         }
+
+    @property
+    def projected(self) -> bool:
+        """Athena partition projection is on: Athena builds the partitions from the table's settings."""
+        return self.parameters.get("projection.enabled", "").lower() == "true"
+
+
+def _table_of(resource: Resource) -> Table:
+    """A table the template defines (``AWS::Glue::Table``)."""
+    props = resource.properties
+    table_input = props["TableInput"]
+    descriptor = dict(table_input.get("StorageDescriptor", {}))
+    parameters = {
+        k: (str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in table_input.get("Parameters", {}).items()
+    }
+    serde = str(descriptor.get("SerdeInfo", {}).get("SerializationLibrary", "")).lower()
+    classification = parameters.get("classification") or ("parquet" if "parquet" in serde else "json")
+    return Table(
+        database=str(props["DatabaseName"]),
+        name=str(table_input["Name"]),
+        location=str(descriptor.get("Location", "")),
+        columns=[(c["Name"], c["Type"]) for c in descriptor.get("Columns", [])],
+        partition_keys=[(k["Name"], k["Type"]) for k in table_input.get("PartitionKeys", [])],
+        classification=classification,
+        parameters=parameters,
+        storage_descriptor=descriptor,
+    )
 
 
 @dataclass
@@ -323,6 +356,8 @@ class DataQualityRun:
     completed: datetime | None = None
     error: str | None = None
     result_id: str | None = None
+    predicate: str | None = None  # pushDownPredicate: the partitions evaluated
+    partitions_evaluated: int | None = None
 
 
 class Glue:
@@ -341,6 +376,9 @@ class Glue:
         self.events = events
         self.clock = clock or (lambda: datetime.now(UTC))
         self.catalog = Catalog({r.name: {} for r in assembly.resources("AWS::Glue::Database")})
+        for resource in assembly.resources("AWS::Glue::Table"):
+            table = _table_of(resource)
+            self.catalog.databases.setdefault(table.database, {})[table.name] = table
         self.bookmarks: dict[str, dict[str, dict[str, int]]] = {}
         self.security_configurations = {
             r.name: r.properties.get("EncryptionConfiguration", {})
@@ -352,6 +390,7 @@ class Glue:
         self.dq_runs: dict[str, DataQualityRun] = {}
         self.dq_results: dict[str, dict[str, Any]] = {}
         self.hooks: list[Callable[[Job, JobRun], None]] = []  # called as a run starts (scenarios)
+        self.last_partitions_read = 0
 
     def _crawler(self, resource: Resource) -> Crawler:
         props = resource.properties
@@ -734,6 +773,9 @@ class Glue:
                     purpose=f"{purpose}: encrypted bookmark",
                 )
         spark = twin_spark.session()
+        # A Glue run starts a fresh session: nothing cached by an earlier run (of any twin) may stand in
+        # for this run's reads, whose files may have changed or live under another root.
+        spark.catalog.clearCache()
         twin_spark.set_s3_root(spark, self.s3.root)
         twin_spark.drain_audit(spark)
         argv = [
@@ -748,8 +790,21 @@ class Glue:
         for name, value in run.arguments.items():
             argv += [name, value]
         hooks = _RunHooks(self, job, run, bookmarks)
+        python_path = self._extra_python_files(job, run, purpose)
+        sdk_answers = {
+            ("glue", "GetTable"): lambda params: self.get_table(job.role, params, purpose),
+            ("glue", "BatchCreatePartition"): lambda params: self.batch_create_partition(
+                job.role, params, purpose
+            ),
+        }
         try:
-            with glue_runtime.installed(hooks), _captured(run), _argv(argv):
+            with (
+                glue_runtime.installed(hooks),
+                _captured(run),
+                _argv(argv),
+                _python_path(python_path),
+                sdk.answered_by(self.assembly.env.region, sdk_answers),
+            ):
                 runpy.run_path(str(job.script), run_name="__main__")
         finally:
             requests = twin_spark.drain_audit(spark)
@@ -765,6 +820,74 @@ class Glue:
             stored = self.bookmarks.setdefault(job.name, {})
             for context, files in hooks.staged.items():
                 stored.setdefault(context, {}).update(files)
+
+    def _extra_python_files(self, job: Job, run: JobRun, purpose: str) -> list[str]:
+        """``--extra-py-files``: each S3 object (downloaded as the job's role) from the assembly's assets;
+        a zip asset is staged as a folder there, which goes on the Python path as the zip would."""
+        paths = []
+        for url in filter(None, run.arguments.get("--extra-py-files", "").split(",")):
+            bucket, _, key = url.removeprefix("s3://").partition("/")
+            self.iam.require(
+                job.role,
+                "s3:GetObject",
+                f"arn:{self.assembly.env.partition}:s3:::{bucket}/{key}",
+                purpose=f"{purpose}: {url}",
+            )
+            local = self.assembly.asset(key)
+            paths.append(str(local if local.is_dir() else local.parent))
+        return paths
+
+    # --- the Glue API as a job's SDK client sees it (registering partitions) ---
+
+    def _table_for(self, role: str, params: Mapping[str, Any], action: str, purpose: str) -> Table:
+        database, name = str(params["DatabaseName"]), str(params.get("Name") or params.get("TableName"))
+        self._require_catalog(role, action, database, name, purpose)
+        table = self.catalog.table(database, name)
+        if table is None:
+            raise sdk.SdkError("EntityNotFoundException", f"Table {name} not found in {database}")
+        return table
+
+    def get_table(self, role: str, params: Mapping[str, Any], purpose: str) -> dict[str, Any]:
+        table = self._table_for(role, params, "glue:GetTable", purpose)
+        shaped: dict[str, Any] = ServiceApi("glue").shape("GetTable", {"Table": table.api()})
+        return shaped
+
+    def batch_create_partition(self, role: str, params: Mapping[str, Any], purpose: str) -> dict[str, Any]:
+        table = self._table_for(role, params, "glue:BatchCreatePartition", purpose)
+        entries = list(params["PartitionInputList"])
+        if len(entries) > 100:
+            raise sdk.SdkError("InvalidInputException", "PartitionInputList holds at most 100 partitions")
+        errors = []
+        for entry in entries:
+            values = tuple(str(v) for v in entry["Values"])
+            if len(values) != len(table.partition_keys):
+                raise sdk.SdkError(
+                    "InvalidInputException",
+                    f"partition values {list(values)} do not match the keys "
+                    f"{[k for k, _ in table.partition_keys]}",
+                )
+            location = str(entry.get("StorageDescriptor", {}).get("Location", ""))
+            if not location.startswith(table.location.rstrip("/") + "/"):
+                raise sdk.SdkError(
+                    "InvalidInputException", f"partition location {location} is outside {table.location}"
+                )
+            if values in table.partitions:
+                errors.append(
+                    {
+                        "PartitionValues": list(values),
+                        "ErrorDetail": {
+                            "ErrorCode": "AlreadyExistsException",
+                            "ErrorMessage": "Partition already exists.",
+                        },
+                    }
+                )
+                continue
+            table.partitions[values] = location
+            table.registrations += 1
+        response: dict[str, Any] = ServiceApi("glue").shape(
+            "BatchCreatePartition", {"Errors": errors} if errors else {}
+        )
+        return response
 
     def _object_written(self, bucket: str, key: str) -> None:
         path = self.s3.path(bucket, key)
@@ -799,20 +922,23 @@ class Glue:
         source = params["DataSource"].get("GlueTable")
         if source is None:
             raise ServiceError("InvalidInputException", "the twin evaluates GlueTable data sources only")
-        if source.get("AdditionalOptions"):
+        options = dict(source.get("AdditionalOptions", {}))
+        predicate = options.pop("pushDownPredicate", None)
+        if options:
             raise ServiceError(
                 "InvalidInputException",
-                f"AdditionalOptions {sorted(source['AdditionalOptions'])} are not supported by the twin",
+                f"AdditionalOptions {sorted(options)} are not supported by the twin (pushDownPredicate is)",
             )
         if len(names) != 1 or names[0] not in self.rulesets:
             raise ServiceError("EntityNotFoundException", f"Ruleset {names} not found")
         run = DataQualityRun(
-            "dqrun-" + uuid.uuid4().hex,
-            names[0],
-            str(source["DatabaseName"]),
-            str(source["TableName"]),
-            role,
-            self.clock(),
+            id="dqrun-" + uuid.uuid4().hex,
+            ruleset=names[0],
+            database=str(source["DatabaseName"]),
+            table=str(source["TableName"]),
+            role=role,
+            started=self.clock(),
+            predicate=predicate,
         )
         self.dq_runs[run.id] = run
         self._evaluate(run)
@@ -840,9 +966,13 @@ class Glue:
                 raise ServiceError(
                     "EntityNotFoundException", f"Table {run.table} not found in database {run.database}"
                 )
-            data = self.read_table(run.role, table, purpose)
+            data = self.read_table(run.role, table, purpose, predicate=run.predicate)
+            run.partitions_evaluated = self.last_partitions_read
             rules = dqdl.parse(str(self.rulesets[run.ruleset]["Ruleset"]))
-            results = dqdl.evaluate(rules, data)
+            try:
+                results = dqdl.evaluate(rules, data)
+            finally:
+                data.unpersist()
             result_id = "dqresult-" + uuid.uuid4().hex
             self.dq_results[result_id] = {
                 "ResultId": result_id,
@@ -861,9 +991,10 @@ class Glue:
             raise
         run.completed = self.clock()
 
-    def read_table(self, role: str, table: Table, purpose: str) -> Any:
+    def read_table(self, role: str, table: Table, purpose: str, *, predicate: str | None = None) -> Any:
         """The table's data as a Glue reader sees it through the catalog: each registered partition's
-        objects, with the partition values (strings, as the catalog types them) as columns."""
+        objects (those ``predicate``, a ``pushDownPredicate``, selects), with the partition values typed
+        as the catalog types them as columns."""
         spark = twin_spark.session()
         twin_spark.set_s3_root(spark, self.s3.root)
         twin_spark.drain_audit(spark)
@@ -871,6 +1002,10 @@ class Glue:
 
         frames = []
         locations = list(table.partitions.items()) if table.partition_keys else [((), table.location)]
+        if predicate:
+            selected = _select_partitions(spark, table, predicate)
+            locations = [(values, location) for values, location in locations if values in selected]
+        self.last_partitions_read = len(locations)
         try:
             for values, location in locations:
                 frame = (
@@ -878,8 +1013,8 @@ class Glue:
                     if table.classification == "parquet"
                     else spark.read.json(location)
                 )
-                for (key, _), value in zip(table.partition_keys, values, strict=True):
-                    frame = frame.withColumn(key, sf.lit(value))
+                for (key, kind), value in zip(table.partition_keys, values, strict=True):
+                    frame = frame.withColumn(key, sf.lit(value).cast(kind))
                 frames.append(frame)
             if not frames:
                 from pyspark.sql.types import StringType, StructField, StructType  # noqa: PLC0415
@@ -891,7 +1026,9 @@ class Glue:
             data = frames[0]
             for frame in frames[1:]:
                 data = data.unionByName(frame, allowMissingColumns=True)
-            return data.cache()
+            data = data.cache()
+            data.count()  # read now: the S3 requests are authorized below, as the role's
+            return data
         finally:
             for operation, bucket, key in twin_spark.drain_audit(spark):
                 self.s3.authorize(role, operation, bucket, key, purpose=purpose)
@@ -951,6 +1088,45 @@ class Glue:
                 "detail": detail,
             }
         )
+
+
+def _select_partitions(spark: Any, table: Table, predicate: str) -> set[tuple[str, ...]]:
+    """The registered partitions a ``pushDownPredicate`` (Spark SQL on the partition columns, typed as
+    the catalog types them) selects."""
+    from pyspark.sql import functions as sf  # noqa: PLC0415
+
+    keys = [key for key, _ in table.partition_keys]
+    if not table.partitions:
+        return set()
+    values = spark.createDataFrame([list(v) for v in table.partitions], keys)
+    typed = values.select(
+        *(sf.col(key).cast(kind).alias(key) for key, kind in table.partition_keys),
+        *(sf.col(k).alias(f"_{k}") for k in keys),
+    )
+    return {tuple(str(row[f"_{k}"]) for k in keys) for row in typed.where(predicate).collect()}
+
+
+@contextmanager
+def _python_path(paths: list[str]) -> Iterator[None]:
+    """The folders on the Python path, their modules imported from them (not an earlier import of the
+    same name, e.g. the repository's copy in the test suite)."""
+    names = {
+        entry.stem if entry.suffix == ".py" else entry.name
+        for path in paths
+        for entry in Path(path).iterdir()
+        if entry.suffix == ".py" or (entry / "__init__.py").is_file()
+    }
+    shadowed = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    added = [p for p in paths if p not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for path in added:
+            sys.path.remove(path)
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(shadowed)
 
 
 @contextmanager

@@ -277,6 +277,7 @@ class Expected:
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     duplicates_in_batch: int = 0
     duplicates_already_present: int = 0
+    redeliveries_other_day: int = 0
     processed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -301,16 +302,25 @@ class Expected:
         return rows
 
 
-def expected(records: Iterable[Produced], batches: Iterable[Iterable[int]]) -> Expected:
+def expected(
+    records: Iterable[Produced], batches: Iterable[Iterable[int]], *, lookback_days: int = 0
+) -> Expected:
     """What the platform should make of ``records`` when the waves in each of ``batches`` are processed
-    together, batch after batch (one pipeline run per batch)."""
+    together, batch after batch (one pipeline run per batch).
+
+    An event already stored under any event_date the batch touches is dropped (raw_to_processed reads
+    those partitions' ids). ``lookback_days``: its redelivery index; above 0, an event stored by an
+    earlier batch under any other event_date is dropped too (the batches run on one day, inside any
+    lookback)."""
     records = list(records)
     result = Expected(produced=len(records))
     stored: dict[str, set[str]] = {}  # event_date -> ids stored
+    indexed: set[str] = set()  # ids stored by earlier batches, any event_date
     for batch in batches:
         waves = set(batch)
         latest: dict[str, dict[str, Any]] = {}
         copies: Counter[str] = Counter()
+        batch_events: list[dict[str, Any]] = []
         for record in (r for r in records if r.wave in waves):
             if record.kind == "firehose_reject":
                 result.firehose_failed += 1
@@ -322,18 +332,26 @@ def expected(records: Iterable[Produced], batches: Iterable[Iterable[int]]) -> E
                 continue
             assert record.event is not None
             event = record.event
+            batch_events.append(event)
             copies[event["event_id"]] += 1
             kept = latest.get(event["event_id"])
             if kept is None or (_time(event), _content(event)) > (_time(kept), _content(kept)):
                 latest[event["event_id"]] = event
         result.duplicates_in_batch += sum(n - 1 for n in copies.values())
+        touched = {_time(e).date().isoformat() for e in batch_events}
+        under_touched = set().union(*(stored.get(day, set()) for day in touched))
         for event_id, event in latest.items():
             day = _time(event).date().isoformat()
-            if event_id in stored.get(day, set()):
+            if event_id in under_touched:
                 result.duplicates_already_present += 1
+                continue
+            if lookback_days > 0 and event_id in indexed:
+                result.duplicates_already_present += 1
+                result.redeliveries_other_day += 1
                 continue
             stored.setdefault(day, set()).add(event_id)
             result.processed.append(event)
+        indexed.update(latest)
     return result
 
 

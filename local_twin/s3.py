@@ -23,6 +23,7 @@ from typing import Any
 
 from local_twin.assembly import CloudAssembly
 from local_twin.iam import PolicyEngine
+from local_twin.stepfunctions import ServiceError, StepFunctions, TaskContext
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -203,6 +204,27 @@ class S3:
                 if key.startswith(prefix):
                     stat = path.stat()
                     yield S3Object(bucket, key, stat.st_size, stat.st_mtime)
+
+    # --- the S3 API as Step Functions' SDK integration calls it ---
+
+    def register(self, sfn: StepFunctions) -> None:
+        sfn.handlers[("s3", "getObject")] = self._sfn_get_object
+
+    def _sfn_get_object(self, ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
+        """GetObject as the state machine's role. Step Functions hands the Body over as text."""
+        bucket, key = str(params["Bucket"]), str(params["Key"])
+        self.authorize(ctx.role, "GetObject", bucket, key, purpose=ctx.purpose)
+        path = self.path(bucket, key)
+        if not path.is_file():
+            raise ServiceError("NoSuchKey", "The specified key does not exist.")
+        body = path.read_bytes()
+        return {
+            "Body": body.decode("utf-8"),
+            "ContentLength": len(body),
+            "ContentType": "application/octet-stream",
+            "ETag": f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"',
+            "LastModified": datetime.fromtimestamp(path.stat().st_mtime, UTC),
+        }
 
     def object_created(
         self, obj: S3Object, *, reason: str, requester: str, when: datetime | None = None

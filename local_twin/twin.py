@@ -76,6 +76,7 @@ class LocalTwin:
         self.redshift = RedshiftData(self.assembly, self.iam, self.glue, self.s3, self.clock)
         self.redshift.register(self.sfn)
         self.sfn.handlers[("sns", "publish")] = self._sns_publish
+        self.s3.register(self.sfn)
         self.athena = Athena(self.assembly, self.glue, self.s3)
 
     def close(self) -> None:

@@ -84,8 +84,9 @@ class EtlConfig:
     worker_type: str  # "G.1X" | "G.2X" | ...
     number_of_workers: int
     timeout_minutes: int
-    crawler_trigger: str  # "on_demand" | "schedule" | "s3_events" (raw zone only; others on demand)
+    crawler_trigger: str  # "none" (the tables are the app's) | "on_demand" | "schedule" | "s3_events"
     crawler_schedule: str | None  # cron(...) with "schedule"
+    redelivery_lookback_days: int  # days of raw_to_processed's index of recent event ids (redeliveries)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,8 @@ QUALITY_GATES = ("fail", "warn")
 _CRON_RE = re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
-CRAWLER_TRIGGERS = ("on_demand", "schedule", "s3_events")
+CRAWLER_TRIGGERS = ("none", "on_demand", "schedule", "s3_events")
+MAX_REDELIVERY_LOOKBACK_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,9 @@ def _etl(section: _Section) -> EtlConfig:
             "crawlerSchedule",
             re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)"),
             "a Glue cron(...) expression or null",
+        ),
+        redelivery_lookback_days=section.required_number(
+            "redeliveryLookbackDays", maximum=MAX_REDELIVERY_LOOKBACK_DAYS
         ),
     )
     section.done()

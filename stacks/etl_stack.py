@@ -1,25 +1,34 @@
-"""Catalog and ETL of one environment: zone databases and crawlers, the two Glue jobs, data quality."""
+"""Catalog and ETL of one environment: zone databases and tables, the two Glue jobs, data quality."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from datalake_constructs.catalog import CrawlerTrigger, DataLakeCatalog, ZoneCatalogSource
 from datalake_constructs.etl import GlueDataQualityRole, GlueEtlJob, GlueFailureAlerts
 from datalake_constructs.storage import DataLakeStorage, DataLakeZone
+from glue_scripts.lake_tables import DAILY_EVENT_SUMMARY, PROCESSED_EVENTS, RAW_EVENTS, Column, TableSpec
 from stacks.base import PlatformStack
 from stacks.config import PlatformConfig
 from stacks.references import zone_bucket
 
 GLUE_SCRIPTS = Path(__file__).resolve().parent.parent / "glue_scripts"
-EVENTS_PREFIX = "events/"  # raw (Firehose) and processed table root
-DAILY_PREFIX = "daily_event_summary/"  # consumer table root
+EVENTS_PREFIX = RAW_EVENTS.prefix  # raw (Firehose) and processed table root
+DAILY_PREFIX = DAILY_EVENT_SUMMARY.prefix  # consumer table root
+# Under EVENTS_PREFIX of the processed zone: raw_to_processed's run manifests (the partitions each run
+# appended to), which the pipeline's quality check reads.
+RUNS_PREFIX = "_runs/"
+# Athena partition projection where the keys are predictable (dates); partitions are also registered
+# by the jobs, for Redshift Spectrum, which does not read projection settings.
+PROJECTION_START = "2020-01-01"
 # Under EVENTS_PREFIX of the processed zone: raw_to_processed leaves a marker per date it appended to,
 # processed_to_consumer recomputes those dates and deletes the markers (both scripts use this name).
 CHANGED_DATES_PREFIX = "_changed_dates/"
@@ -40,13 +49,14 @@ PROCESSED_EVENTS_DQDL = """Rules = [
 
 
 class EtlStack(PlatformStack):
-    """Zone databases and crawlers, raw -> processed -> consumer jobs, a DQ ruleset and failure alerts."""
+    """Zone databases and tables (crawlers only if configured), raw -> processed -> consumer jobs that
+    register their partitions, a DQ ruleset and failure alerts."""
 
     def __init__(
         self, scope: Construct, *, config: PlatformConfig, storage: DataLakeStorage, alert_topic: sns.ITopic
     ) -> None:
         super().__init__(
-            scope, config=config, component="etl", description="Glue catalog, crawlers and ETL jobs"
+            scope, config=config, component="etl", description="Glue catalog, tables and ETL jobs"
         )
         etl = config.etl
         self.key = self.new_key("GlueKey", "Glue logs and job bookmarks")
@@ -56,15 +66,21 @@ class EtlStack(PlatformStack):
         raw, processed, consumer = (zone_bucket(self, config, storage, z) for z in DataLakeZone)
 
         def zone(bucket: s3.IBucket, prefix: str, zone_trigger: CrawlerTrigger) -> ZoneCatalogSource:
-            # On-demand crawls crawl everything: an incremental crawler creates tables only in its first
-            # run, and the pipeline's first run may write nothing (no data yet, or all quarantined).
+            # The tables exist from the deployment on (defined below): a crawler only adds the partitions
+            # of new folders (or those its events name) and only logs schema changes (new partitions are
+            # added whatever the schema-change policy), so the app's column types stay as defined.
             return ZoneCatalogSource(
-                bucket=bucket, prefixes=[prefix], trigger=zone_trigger, schedule=etl.crawler_schedule
+                bucket=bucket,
+                prefixes=[prefix],
+                trigger=zone_trigger,
+                schedule=etl.crawler_schedule,
+                new_folders_only=None if zone_trigger == CrawlerTrigger.S3_EVENTS else True,
             )
 
-        # Only the raw bucket sends object events; the processed and consumer zones are written by
-        # the pipeline's own jobs, which crawl them right after (an event-mode crawler there would
-        # never see an event and never add a partition).
+        # The platform's tables are defined below and their jobs register what they write ("none",
+        # the shipped setting): no crawler. With crawlers configured instead, only the raw bucket sends
+        # object events; the processed and consumer zones are written by the pipeline's own jobs, which
+        # crawl them right after (an event-mode crawler there would never see an event).
         written_by_jobs = CrawlerTrigger.ON_DEMAND if trigger == CrawlerTrigger.S3_EVENTS else trigger
         self.catalog = DataLakeCatalog(
             self,
@@ -92,6 +108,16 @@ class EtlStack(PlatformStack):
         self.processed_database_name = f"{database_prefix}_processed"
         self.consumer_database_name = f"{database_prefix}_consumer"
         self.processed_ruleset_name = f"{config.name_prefix}-processed-events"
+        self.raw_table = self._table("RawEventsTable", RAW_EVENTS, "raw", raw)
+        self.processed_table = self._table("ProcessedEventsTable", PROCESSED_EVENTS, "processed", processed)
+        self.consumer_table = self._table("DailyEventSummaryTable", DAILY_EVENT_SUMMARY, "consumer", consumer)
+        # lake_tables.py (the tables' columns) for the scripts: a zip holding that one module, so it is
+        # importable by its name (a .py asset would be named after its hash).
+        lake_tables_zip = s3_assets.Asset(
+            self, "LakeTablesModule", path=str(GLUE_SCRIPTS), exclude=["*", "!lake_tables.py"]
+        )
+        lake_tables = glue.Code.from_bucket(lake_tables_zip.bucket, lake_tables_zip.s3_object_key)
+        lookback = {"--redelivery_lookback_days": str(etl.redelivery_lookback_days)}
         self.raw_to_processed = GlueEtlJob(
             self,
             "RawToProcessed",
@@ -101,6 +127,9 @@ class EtlStack(PlatformStack):
             target_bucket=processed,
             target_prefix=EVENTS_PREFIX,
             job_name=self.raw_to_processed_job_name,
+            catalog_table=self.processed_table,
+            extra_python_files=[lake_tables],
+            extra_arguments=lookback,
             **common,  # type: ignore[arg-type]
         )
         self.processed_to_consumer = GlueEtlJob(
@@ -113,6 +142,8 @@ class EtlStack(PlatformStack):
             target_prefix=DAILY_PREFIX,
             source_consumed_prefix=CHANGED_DATES_PREFIX,
             job_name=self.processed_to_consumer_job_name,
+            catalog_table=self.consumer_table,
+            extra_python_files=[lake_tables],
             **common,  # type: ignore[arg-type]
         )
         self.processed_ruleset = glue.DataQualityRuleset(
@@ -138,5 +169,67 @@ class EtlStack(PlatformStack):
             "GlueFailureAlerts",
             topic=alert_topic,
             job_names=[self.raw_to_processed_job_name, self.processed_to_consumer_job_name],
-            crawler_names=[self.catalog.crawler_name(z) for z in ("raw", "processed", "consumer")],
+            crawler_names=[self.catalog.crawler_name(z) for z in self.catalog.crawlers],
         )
+
+    def _table(self, construct_id: str, spec: TableSpec, zone: str, bucket: s3.IBucket) -> glue.S3Table:
+        """A Glue table of ``spec`` (lake_tables.py, which the scripts use too) at ``bucket/prefix``.
+
+        Date partition keys are projected for Athena (from PROJECTION_START to today); a table whose
+        keys are not all dates (event types are open-ended) is read through its registered partitions,
+        which the jobs add as they write. The raw table has no writer among the jobs: its event_type is
+        projected as "injected" (an Athena query on it names the event_type it reads).
+        """
+        projection: dict[str, glue.PartitionProjectionConfiguration] = {}
+        dates = [k for k in spec.partition_keys if k.type == "date" or k.name == "dt"]
+        if spec is RAW_EVENTS or len(dates) == len(spec.partition_keys):
+            for column in spec.partition_keys:
+                projection[column.name] = (
+                    glue.PartitionProjectionConfiguration.date(
+                        format="yyyy-MM-dd", min=PROJECTION_START, max="NOW"
+                    )
+                    if column in dates
+                    else glue.PartitionProjectionConfiguration.injected()
+                )
+        return glue.S3Table(
+            self,
+            construct_id,
+            database=self.catalog.databases[zone],
+            table_name=spec.name,
+            description=spec.description,
+            storage=glue.S3TableStorage.from_bucket(bucket),
+            s3_prefix=spec.prefix,
+            columns=[_column(c) for c in spec.columns],
+            partition_keys=[_column(c) for c in spec.partition_keys],
+            data_format=glue.DataFormat.PARQUET if spec.data_format == "parquet" else glue.DataFormat.JSON,
+            compressed=spec.data_format == "json",  # GZIP JSON lines; Parquet compresses itself
+            partition_projection=projection or None,
+            # Objects are SSE-KMS encrypted by S3 with the zone key (the bucket default and Glue's
+            # security configuration): readers need kms:Decrypt on it; no table-level setting applies.
+        )
+
+
+def _column(column: Column) -> glue.Column:
+    return glue.Column(name=column.name, type=_glue_type(column.type), comment=column.comment or None)
+
+
+_SIMPLE_TYPES = {
+    "string": glue.Schema.STRING,
+    "bigint": glue.Schema.BIG_INT,
+    "int": glue.Schema.INTEGER,
+    "double": glue.Schema.DOUBLE,
+    "boolean": glue.Schema.BOOLEAN,
+    "timestamp": glue.Schema.TIMESTAMP,
+    "date": glue.Schema.DATE,
+}
+
+
+def _glue_type(hive_type: str) -> glue.Type:
+    """aws-cdk-lib's Glue type of a catalog type string of lake_tables."""
+    if hive_type in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[hive_type]
+    if match := re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", hive_type):
+        return glue.Schema.decimal(int(match.group(1)), int(match.group(2)))
+    if match := re.fullmatch(r"map<(\w+),\s*(\w+)>", hive_type):
+        return glue.Schema.map(_glue_type(match.group(1)), _glue_type(match.group(2)))
+    raise ValueError(f"lake_tables type {hive_type!r} has no aws-cdk-lib Glue type here")

@@ -7,11 +7,16 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from datalake_constructs.dashboard import PipelineDashboard
-from datalake_constructs.orchestration import DataPipelineOrchestration, DataQualityCheck, QualityGate
+from datalake_constructs.orchestration import (
+    DataPipelineOrchestration,
+    DataQualityCheck,
+    QualityGate,
+    RunManifest,
+)
 from datalake_constructs.storage import DataLakeStorage, DataLakeZone
 from stacks.base import PlatformStack
 from stacks.config import PlatformConfig
-from stacks.etl_stack import EVENTS_PREFIX, EtlStack
+from stacks.etl_stack import EVENTS_PREFIX, RUNS_PREFIX, EtlStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.operations_stack import OperationsStack
 from stacks.references import zone_bucket
@@ -35,15 +40,19 @@ class OrchestrationStack(PlatformStack):
         super().__init__(scope, config=config, component="orchestration", description="event-driven pipeline")
         self.key = self.new_key("LogsKey", "pipeline execution logs")
         catalog = etl.catalog
+
+        def crawler(zone: str) -> str | None:  # crawled zones only (crawlerTrigger other than "none")
+            return catalog.crawler_name(zone) if zone in catalog.crawlers else None
+
         self.pipeline = DataPipelineOrchestration(
             self,
             "Pipeline",
             state_machine_name=f"{config.name_prefix}-pipeline",
             trigger_bucket=zone_bucket(self, config, storage, DataLakeZone.RAW),
             trigger_prefix=EVENTS_PREFIX,
-            raw_crawler=catalog.crawler_name("raw"),
-            processed_crawler=catalog.crawler_name("processed"),
-            consumer_crawler=catalog.crawler_name("consumer"),
+            raw_crawler=crawler("raw"),
+            processed_crawler=crawler("processed"),
+            consumer_crawler=crawler("consumer"),
             raw_to_processed_job=etl.raw_to_processed_job_name,
             processed_to_consumer_job=etl.processed_to_consumer_job_name,
             quality_check=DataQualityCheck(
@@ -52,6 +61,11 @@ class OrchestrationStack(PlatformStack):
                 table_name="events",
                 role=etl.processed_quality_role.role,
                 gate=QualityGate(config.orchestration.quality_gate),
+                # Per batch: the partitions raw_to_processed appended to (its run manifest).
+                batch=RunManifest(
+                    bucket=zone_bucket(self, config, storage, DataLakeZone.PROCESSED),
+                    prefix=f"{EVENTS_PREFIX}{RUNS_PREFIX}",
+                ),
             ),
             serving_refresh=serving.refresh if serving is not None else None,
             alert_topic=operations.alert_topic,
@@ -99,7 +113,7 @@ class OrchestrationStack(PlatformStack):
             ),
             transform_metrics_namespace=f"{config.project}/{config.env_name}/Ingestion",
             glue_job_names=[etl.raw_to_processed_job_name, etl.processed_to_consumer_job_name],
-            crawler_names=[etl.catalog.crawler_name(zone) for zone in ("raw", "processed", "consumer")],
+            crawler_names=[etl.catalog.crawler_name(zone) for zone in etl.catalog.crawlers],
             state_machine_name=f"{config.name_prefix}-pipeline",
             athena_workgroup_names=list(serving.athena.workgroups) if serving is not None else [],
             redshift_serverless_workgroup_name=(

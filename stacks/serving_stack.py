@@ -42,8 +42,8 @@ def consumer_queries(database: str) -> list[NamedQuerySpec]:
             database=database,
             query=(
                 f"SELECT event_date, event_type, SUM(event_count) AS events FROM {table} "
-                # Crawlers type Hive partition values as strings: compare strings, which still prunes.
-                "WHERE event_date >= CAST(current_date - INTERVAL '7' DAY AS varchar) "
+                # event_date is a date partition key (projected for Athena): the filter prunes by date.
+                "WHERE event_date >= current_date - INTERVAL '7' DAY "
                 "GROUP BY event_date, event_type ORDER BY event_date DESC, events DESC"
             ),
         ),
@@ -53,7 +53,7 @@ def consumer_queries(database: str) -> list[NamedQuerySpec]:
             database=database,
             query=(
                 f"SELECT event_date, currency, SUM(total_amount) AS amount FROM {table} "
-                "WHERE event_date >= CAST(current_date - INTERVAL '30' DAY AS varchar) "
+                "WHERE event_date >= current_date - INTERVAL '30' DAY "
                 "AND currency IS NOT NULL "
                 "GROUP BY event_date, currency ORDER BY event_date DESC, currency"
             ),

@@ -36,6 +36,9 @@ class CrawlerTrigger(enum.StrEnum):
 
     ON_DEMAND = "on_demand"  # by the pipeline (Step Functions), the default
     SCHEDULE = "schedule"  # on a cron schedule
+    # No crawler: the zone's tables are defined in the app and their writers register the partitions
+    # they write (the platform's own zones). Crawlers are for data whose schema the app does not own.
+    NONE = "none"
     # Incrementally, from the bucket's EventBridge object events (the bucket must send events to
     # EventBridge), reshaped into S3 notification messages on an SQS queue. Not yet verified against
     # a real crawler: Glue documents S3 notifications sent to SQS (or SNS -> SQS), not EventBridge.
@@ -80,7 +83,12 @@ class ZoneCatalogSource:
 
 
 class DataLakeCatalog(Construct):
-    """A Glue database and a crawler per zone, sharing one KMS-encrypting security configuration.
+    """A Glue database per zone and, where a zone's schema is not the app's own, a crawler; one
+    KMS-encrypting security configuration for crawlers and jobs.
+
+    A zone whose tables the app defines (with their writers registering the partitions they write)
+    takes ``trigger=CrawlerTrigger.NONE``: a database and no crawler, so a run's cost does not grow with
+    the zone's history. Crawlers suit data the app does not shape: files dropped by partners, say.
 
     Each crawler has its own role that may read only its bucket prefixes, decrypt with the data key,
     write only its own database and its own encrypted logs. Full crawls apply schema changes to the
@@ -158,10 +166,13 @@ class DataLakeCatalog(Construct):
                 removal_policy=removal_policy,
             )
             self.databases[zone] = database
-            self._crawler(zone, source, database, f"{database_prefix}_{zone}")
+            if source.trigger != CrawlerTrigger.NONE:
+                self._crawler(zone, source, database, f"{database_prefix}_{zone}")
 
     def crawler_name(self, zone: str) -> str:
         """Physical name of a zone's crawler (for StartCrawler / GetCrawler)."""
+        if zone not in self.crawlers:
+            raise ValueError(f"zone {zone!r} has no crawler (trigger NONE, or not a zone of this catalog)")
         name = self.crawlers[zone].name
         assert name is not None
         return name

@@ -34,7 +34,10 @@ class GlueEtlJob(Construct):
     prefixes (and read what it writes: stored ids to skip redelivered events, its own files when an
     output committer copies them into place), and use only the two zone keys.
 
-    The script receives ``--source``, ``--target`` and ``--quarantine`` as S3 URLs.
+    The script receives ``--source``, ``--target`` and ``--quarantine`` as S3 URLs and, with
+    ``catalog_table``, ``--catalog_database`` and ``--catalog_table``: the table whose partitions the
+    job registers as it writes them (``glue:GetTable`` and ``glue:BatchCreatePartition`` on that table
+    only), so queries see new data when the job ends, without a crawler.
 
     Example::
 
@@ -64,6 +67,12 @@ class GlueEtlJob(Construct):
         timeout: 1 minute to 48 hours. Default: 60 minutes.
         max_concurrent_runs: Default: 1.
         extra_arguments: more ``--name: value`` job arguments.
+        catalog_table: the table the job registers partitions in (a table of the target). Default:
+            none (the job registers nothing).
+        extra_python_files: code the script imports (``--extra-py-files``), e.g. a zip of modules:
+            ``asset = aws_s3_assets.Asset(self, "Lib", path="lib")`` then
+            ``glue.Code.from_bucket(asset.bucket, asset.s3_object_key)``; its top-level modules are
+            importable by name (a single ``.py`` asset would be named after its hash). Default: none.
         job_name: Default: generated.
     """
 
@@ -86,6 +95,8 @@ class GlueEtlJob(Construct):
         timeout: cdk.Duration | None = None,
         max_concurrent_runs: int = 1,
         extra_arguments: Mapping[str, str] | None = None,
+        catalog_table: glue.TableBase | None = None,
+        extra_python_files: Sequence[glue.Code] = (),
         job_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -124,6 +135,15 @@ class GlueEtlJob(Construct):
                 else None
             ),
             glue_key=encryption_key,
+            catalog_table=catalog_table,
+        )
+        catalog_arguments = (
+            {
+                "--catalog_database": catalog_table.database.database_name,
+                "--catalog_table": catalog_table.table_name,
+            }
+            if catalog_table is not None
+            else {}
         )
         self.job = glue.PySparkEtlJob(
             self,
@@ -138,6 +158,7 @@ class GlueEtlJob(Construct):
             timeout=timeout,
             max_concurrent_runs=max_concurrent_runs,
             max_retries=0,  # the orchestrator retries with backoff; Glue's immediate retry would not
+            extra_python_files=list(extra_python_files) or None,
             security_configuration=security_configuration,
             continuous_logging=glue.ContinuousLoggingProps(enabled=True),
             enable_metrics=True,
@@ -147,6 +168,7 @@ class GlueEtlJob(Construct):
                 "--source": self.source_url,
                 "--target": self.target_url,
                 "--quarantine": self.quarantine_url,
+                **catalog_arguments,
                 **(extra_arguments or {}),
             },
         )
@@ -170,6 +192,7 @@ class GlueEtlJob(Construct):
         quarantine_prefix: str,
         consumed: str | None,
         glue_key: kms.IKey,
+        catalog_table: glue.TableBase | None,
     ) -> iam.ManagedPolicy:
         stack = cdk.Stack.of(self)
         # The target and quarantine too: the job reads stored ids to skip redeliveries, and a Hadoop
@@ -229,6 +252,17 @@ class GlueEtlJob(Construct):
                 actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], resources=[glue_key.key_arn]
             ),
         ]
+        if catalog_table is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["glue:GetTable", "glue:BatchCreatePartition"],
+                    resources=[
+                        stack.format_arn(service="glue", resource="catalog"),
+                        catalog_table.database.database_arn,
+                        catalog_table.table_arn,
+                    ],
+                )
+            )
         if source_bucket.encryption_key is not None:
             statements.append(
                 iam.PolicyStatement(actions=["kms:Decrypt"], resources=[source_bucket.encryption_key.key_arn])
@@ -541,7 +575,14 @@ def _validate(
         )
     if isinstance(max_concurrent_runs, bool) or not 1 <= max_concurrent_runs <= 1000:
         raise ValueError(f"max_concurrent_runs: {max_concurrent_runs!r} is not allowed; expected 1 to 1000")
-    reserved = {"--source", "--target", "--quarantine", "--job-bookmark-option"}
+    reserved = {
+        "--source",
+        "--target",
+        "--quarantine",
+        "--job-bookmark-option",
+        "--catalog_database",
+        "--catalog_table",
+    }
     for name in extra_arguments:
         if name in reserved or not _ARG_RE.fullmatch(name):
             raise ValueError(

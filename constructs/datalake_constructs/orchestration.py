@@ -50,6 +50,7 @@ RETRYABLE_ERRORS: dict[str, tuple[str, ...]] = {
         "RedshiftData.ActiveSessionsExceededException",
         "RedshiftData.InternalServerException",
     ),
+    "s3:getObject": ("S3.SlowDownException", "S3.ThrottlingException"),
     "redshiftdata:describeStatement": (
         "RedshiftData.ThrottlingException",
         "RedshiftData.InternalServerException",
@@ -66,6 +67,20 @@ class QualityGate(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class RunManifest:
+    """Where the raw-to-processed job leaves a manifest per run, ``<prefix><JobRunId>.json``: a JSON
+    object whose ``pushDownPredicate`` selects the partitions that run appended to (empty: none).
+
+    Args:
+        bucket: the bucket holding the manifests (the processed zone).
+        prefix: their folder, ending with ``/``, e.g. ``events/_runs/``.
+    """
+
+    bucket: s3.IBucket
+    prefix: str
+
+
+@dataclass(frozen=True)
 class DataQualityCheck:
     """A Glue Data Quality ruleset evaluated on a catalog table.
 
@@ -74,6 +89,9 @@ class DataQualityCheck:
         database_name, table_name: the table it evaluates.
         role: the role Glue assumes to read that table (needs glue:GetTable and read on its data).
         gate: Default: FAIL.
+        batch: the run manifests of the job before the check: the evaluation then covers only the
+            partitions the run appended to (Glue's ``pushDownPredicate``), so its cost and its verdict
+            follow the batch, and a run that appended nothing skips it. Default: none (the whole table).
     """
 
     ruleset_name: str
@@ -81,6 +99,7 @@ class DataQualityCheck:
     table_name: str
     role: iam.IRole
     gate: QualityGate = QualityGate.FAIL
+    batch: RunManifest | None = None
 
 
 @dataclass(frozen=True)
@@ -109,10 +128,12 @@ class RedshiftSqlRefresh:
 class DataPipelineOrchestration(Construct):
     """A Standard state machine running the zone pipeline, triggered by new raw objects.
 
-    Raw crawler -> raw-to-processed job (``.sync``) -> processed crawler -> data-quality gate ->
-    processed-to-consumer job (``.sync``) -> consumer crawler -> optional serving refresh. The gate
-    evaluates the catalog table, so it runs after the crawl that creates the table on the first run
-    and registers the partitions this run wrote; before it, it would check last run's data only.
+    Raw-to-processed job (``.sync``) -> data-quality gate -> processed-to-consumer job (``.sync``) ->
+    optional serving refresh. With ``quality_check.batch``, the gate reads the run's manifest and
+    evaluates only the partitions that run appended to; a run that appended nothing skips it.
+    Zones whose tables are crawled instead of defined in the app pass their crawlers: each runs
+    before the first job (raw) or right after the job that writes its zone, so the gate and the
+    next job see this run's partitions. A run's cost then follows the batch, not the history.
 
     Concurrency: a burst of object events (e.g. one per partition of a Firehose flush) starts many
     executions at once; each lists the RUNNING executions and only the oldest proceeds, the rest end
@@ -132,8 +153,7 @@ class DataPipelineOrchestration(Construct):
             self, "Pipeline",
             state_machine_name="sales-dev-pipeline",
             trigger_bucket=raw_bucket, trigger_prefix="events/",
-            raw_crawler="sales-dev-raw-crawler", processed_crawler="sales-dev-processed-crawler",
-            consumer_crawler="sales-dev-consumer-crawler",
+
             raw_to_processed_job="sales-dev-raw-to-processed",
             processed_to_consumer_job="sales-dev-processed-to-consumer",
             quality_check=DataQualityCheck(
@@ -147,7 +167,9 @@ class DataPipelineOrchestration(Construct):
         trigger_bucket, trigger_prefix: ``Object Created`` events under this prefix start a run (the
             bucket must send events to EventBridge).
         schedule: an extra schedule, e.g. ``events.Schedule.cron(minute="0", hour="2")``. Default: none.
-        raw_crawler, processed_crawler, consumer_crawler: crawler names.
+        raw_crawler, processed_crawler, consumer_crawler: crawlers run before the raw-to-processed job
+            and after each job, for zones whose tables are crawled. Default: none (the zones' tables
+            are defined in the app and the jobs register the partitions they write).
         raw_to_processed_job, processed_to_consumer_job: Glue job names.
         quality_check: the data-quality evaluation of the crawled processed table. Default: none.
         serving_refresh: Redshift SQL run last through the Data API, polled until it finishes.
@@ -169,9 +191,9 @@ class DataPipelineOrchestration(Construct):
         state_machine_name: str,
         trigger_bucket: s3.IBucket,
         trigger_prefix: str,
-        raw_crawler: str,
-        processed_crawler: str,
-        consumer_crawler: str,
+        raw_crawler: str | None = None,
+        processed_crawler: str | None = None,
+        consumer_crawler: str | None = None,
         raw_to_processed_job: str,
         processed_to_consumer_job: str,
         alert_topic: sns.ITopic,
@@ -193,6 +215,7 @@ class DataPipelineOrchestration(Construct):
         _validate(state_machine_name, trigger_prefix, timeout, poll_interval, max_polls)
         self._topic = alert_topic
         self._name = state_machine_name
+        self._manifest_objects: str | None = None
         self._poll_interval = poll_interval
         self._max_polls = max_polls
         stack = cdk.Stack.of(self)
@@ -226,24 +249,24 @@ class DataPipelineOrchestration(Construct):
         notify.next(self._fail)
         self._notify = notify
 
-        definition = self._guard(
-            self._crawl("Raw", raw_crawler)
-            .next(self._job("RawToProcessed", raw_to_processed_job))
-            .next(self._crawl("Processed", processed_crawler))
-            .next(
-                self._quality(quality_check)
-                if quality_check is not None
-                else sfn.Pass(self, "NoQualityCheck")
-            )
-            .next(self._job("ProcessedToConsumer", processed_to_consumer_job))
-            .next(self._crawl("Consumer", consumer_crawler))
-            .next(
+        steps: list[sfn.IChainable] = [
+            *([self._crawl("Raw", raw_crawler)] if raw_crawler else []),
+            self._job("RawToProcessed", raw_to_processed_job),
+            *([self._crawl("Processed", processed_crawler)] if processed_crawler else []),
+            self._quality(quality_check) if quality_check is not None else sfn.Pass(self, "NoQualityCheck"),
+            self._job("ProcessedToConsumer", processed_to_consumer_job),
+            *([self._crawl("Consumer", consumer_crawler)] if consumer_crawler else []),
+            (
                 self._serving_refresh(serving_refresh)
                 if serving_refresh is not None
                 else sfn.Pass(self, "NoServingRefresh")
-            )
-            .next(sfn.Succeed(self, "PipelineSucceeded"))
-        )
+            ),
+            sfn.Succeed(self, "PipelineSucceeded"),
+        ]
+        chain = sfn.Chain.start(steps[0])
+        for step in steps[1:]:
+            chain = chain.next(step)
+        definition = self._guard(chain)
 
         self.log_group = logs.LogGroup(
             self,
@@ -328,6 +351,13 @@ class DataPipelineOrchestration(Construct):
             ruleset_wildcard = cdk.Stack.of(self).format_arn(
                 service="glue", resource="dataQualityRuleset", resource_name="*"
             )
+            if self._manifest_objects is not None:
+                _acknowledge(
+                    role_policy,
+                    f"AwsSolutions-IAM5[Resource::{_nag_format(self, self._manifest_objects)}]",
+                    "Run manifests are named by the Glue job run that writes them, known only at run time; "
+                    "reading is confined to the manifests' folder.",
+                )
             _acknowledge(
                 role_policy,
                 f"AwsSolutions-IAM5[Resource::{_nag_format(self, ruleset_wildcard)}]",
@@ -548,6 +578,9 @@ class DataPipelineOrchestration(Construct):
         ruleset_arn = stack.format_arn(
             service="glue", resource="dataQualityRuleset", resource_name=check.ruleset_name
         )
+        glue_table: dict[str, object] = {"DatabaseName": check.database_name, "TableName": check.table_name}
+        if check.batch is not None:
+            glue_table["AdditionalOptions"] = {"pushDownPredicate.$": "$.batch.manifest.pushDownPredicate"}
         start = self._protected(
             "StartQualityEvaluation",
             tasks.CallAwsService(
@@ -556,9 +589,7 @@ class DataPipelineOrchestration(Construct):
                 service="glue",
                 action="startDataQualityRulesetEvaluationRun",
                 parameters={
-                    "DataSource": {
-                        "GlueTable": {"DatabaseName": check.database_name, "TableName": check.table_name}
-                    },
+                    "DataSource": {"GlueTable": glue_table},
                     "Role": check.role.role_arn,
                     "RulesetNames": [check.ruleset_name],
                 },
@@ -666,7 +697,50 @@ class DataPipelineOrchestration(Construct):
             )
             result.next(sfn.Choice(self, "QualityGate").when(below, warn.next(passed)).otherwise(passed))
         start.next(init)
-        return sfn.Chain.custom(start, [passed], passed)
+        if check.batch is None:
+            return sfn.Chain.custom(start, [passed], passed)
+        manifest = self._run_manifest(check.batch)
+        manifest.next(
+            sfn.Choice(self, "AnyNewPartitions?")
+            .when(
+                sfn.Condition.string_equals("$.batch.manifest.pushDownPredicate", ""),
+                sfn.Pass(self, "NothingNewToCheck").next(passed),
+            )
+            .otherwise(start)
+        )
+        return sfn.Chain.custom(manifest, [passed], passed)
+
+    def _run_manifest(self, manifest: RunManifest) -> sfn.TaskStateBase:
+        """Reads the raw-to-processed run's manifest: the partitions it appended to."""
+        if not manifest.prefix.endswith("/") or manifest.prefix.startswith("/"):
+            raise ValueError(
+                f"quality_check.batch.prefix: {manifest.prefix!r} is not allowed; expected a folder "
+                "ending with '/', e.g. 'events/_runs/'"
+            )
+        objects = manifest.bucket.arn_for_objects(f"{manifest.prefix}*")
+        key = manifest.bucket.encryption_key
+        read = tasks.CallAwsService(
+            self,
+            "ReadRunManifest",
+            service="s3",
+            action="getObject",
+            # IAM's casing: checkov's CKV_AWS_108 (cloudsplaining) matches action names case-sensitively
+            iam_action="s3:GetObject",
+            parameters={
+                "Bucket": manifest.bucket.bucket_name,
+                "Key": sfn.JsonPath.format(
+                    f"{manifest.prefix}{{}}.json", sfn.JsonPath.string_at("$.jobs.RawToProcessed.jobRunId")
+                ),
+            },
+            iam_resources=[objects],
+            additional_iam_statements=(
+                [iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn])] if key else []
+            ),
+            result_selector={"manifest": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body"))},
+            result_path="$.batch",
+        )
+        self._manifest_objects = objects
+        return self._protected("ReadRunManifest", read, "s3:getObject")
 
     def _serving_refresh(self, refresh: RedshiftSqlRefresh) -> sfn.Chain:
         """Submit the SQL batch, then poll DescribeStatement until it finished, failed or was aborted."""

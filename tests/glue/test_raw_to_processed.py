@@ -298,6 +298,7 @@ def test_batch_counts(batch: Batch) -> None:
         },
         min_event_date="2026-11-20",
         max_event_date="2026-11-23",
+        partitions=[["2026-11-20", "page_view"], ["2026-11-23", "page_view"], ["2026-11-23", "purchase"]],
     )
 
 
@@ -417,6 +418,7 @@ def test_second_run_drops_redelivered_events(spark: SparkSession, raw_zone: RawZ
         duplicates_already_present=2,
         min_event_date="2026-11-21",
         max_event_date="2026-11-23",
+        partitions=[["2026-11-23", "page_view"]],  # where "c" went; the redeliveries' got no file
     )
     stored = spark.read.parquet(str(tmp_path / "processed"))
     assert sorted(row["event_id"] for row in stored.collect()) == ["a", "b", "c", "late"]
@@ -456,7 +458,8 @@ def test_events_before_1582_are_written_as_they_are(
     assert counts.quarantine_reasons == {"invalid_event_time": 1}
     stored = duckdb.sql(
         "SELECT event_id, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S'), event_date "
-        f"FROM read_parquet('{tmp_path}/processed/**/*.parquet', hive_partitioning = true) ORDER BY 1"
+        f"FROM read_parquet('{tmp_path}/processed/event_date=*/*/*.parquet', hive_partitioning = true) "
+        "ORDER BY 1"
     ).fetchall()
     assert stored == [
         ("min", "0001-01-01T00:00:00", date(1, 1, 1)),

@@ -211,8 +211,8 @@ def test_the_event_mode_crawler_option_passes_every_validator(tmp_path: Path) ->
     }
     assert recrawl == {
         "raw": "CRAWL_EVENT_MODE",
-        "processed": "CRAWL_EVERYTHING",
-        "consumer": "CRAWL_EVERYTHING",
+        "processed": "CRAWL_NEW_FOLDERS_ONLY",
+        "consumer": "CRAWL_NEW_FOLDERS_ONLY",
     }
     assert [r for r in resources.values() if r["Type"] == "AWS::SQS::Queue"]
     assert nag_violations(app) == []

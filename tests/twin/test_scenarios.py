@@ -112,20 +112,44 @@ def test_a_second_trigger_during_a_run_is_skipped(
     assert measure(twin, zones).job_totals["rows_read"] == 250 - twin.delivery_stream.stats.failed
 
 
+def tighten_currency_rule(assembly: AssemblyCopy) -> None:
+    """The processed ruleset's currency rule narrowed to EUR: a rule deployed ahead of its data."""
+
+    def tighten(logical_id: str, resource: dict[str, Any]) -> bool:
+        if resource["Type"] != "AWS::Glue::DataQualityRuleset":
+            return False
+        ruleset = resource["Properties"]["Ruleset"]
+        rule = 'ColumnLength "currency" = 3 where "currency IS NOT NULL"'
+        assert rule in ruleset
+        resource["Properties"]["Ruleset"] = ruleset.replace(
+            rule, 'ColumnValues "currency" in ["EUR"] where "currency IS NOT NULL"'
+        )
+        return True
+
+    assembly.edit(tighten)
+
+
 @pytest.mark.parametrize(("env", "stops"), [("prod", True), ("dev", False)])
 def test_quality_below_the_threshold_stops_prod_at_the_gate_and_dev_warns(
-    env: str, stops: bool, synthesized: Callable[[str], SynthesizedPlatform], twin_on: Twin, spark: Any
+    *,
+    env: str,
+    stops: bool,
+    synthesized: Callable[[str], SynthesizedPlatform],
+    copy_of: Callable[..., AssemblyCopy],
+    twin_on: Twin,
+    spark: Any,
 ) -> None:
-    # Given events redelivered a day later (the same id under another event date: stored twice)
-    twin = twin_on(synthesized(env).outdir)
-    producer = Producer(seed=9, mix=Mix(cross_day_redeliveries=0.2))
-    one_wave(twin, producer, 150)
-    second = proceeded(one_wave(twin, producer, 100, wave=2, minutes_ago=30))
+    # Given a ruleset that a batch holding non-EUR amounts breaks
+    assembly = copy_of(synthesized(env))
+    tighten_currency_rule(assembly)
+    twin = twin_on(assembly.path)
 
-    (run,) = second
-    (result,) = [r for r in twin.glue.dq_results.values() if r["Score"] < 1]
+    (run,) = proceeded(one_wave(twin, Producer(seed=9), 150))
+
+    (result,) = twin.glue.dq_results.values()
+    assert result["Score"] < 1
     assert [r["Description"] for r in result["RuleResults"] if r["Result"] == "FAIL"] == [
-        'IsUnique "event_id"'
+        'ColumnValues "currency" in ["EUR"] where "currency IS NOT NULL"'
     ]
     alerts = [
         a
@@ -152,6 +176,57 @@ def test_quality_below_the_threshold_stops_prod_at_the_gate_and_dev_warns(
             "warning": "DataQualityRulesFailed",
             "score": result["Score"],
         }
+
+
+def test_the_gate_checks_only_the_partitions_the_run_appended_to(
+    dev: SynthesizedPlatform, copy_of: Callable[..., AssemblyCopy], twin_on: Twin, spark: Any
+) -> None:
+    # Given a first wave that breaks the tightened rule, and a second of EUR-only events
+    assembly = copy_of(dev)
+    tighten_currency_rule(assembly)
+    twin = twin_on(assembly.path)
+    producer = Producer(seed=13, mix=Mix(late=0))
+    one_wave(twin, producer, 150)
+    first_results = len(twin.glue.dq_runs)
+    first_partitions = set(twin.glue.catalog.table("datalake_dev_processed", "events").partitions)  # type: ignore[union-attr]
+    records = [  # three days late: partitions of their own
+        r
+        for r in producer.wave(80, start=NOW - timedelta(days=3), span=timedelta(minutes=2), wave=2)
+        if r.kind == "valid" and r.event is not None and r.event.get("currency") in (None, "EUR")
+    ]
+    twin.ingest(records)
+    (second,) = proceeded(twin.trigger())
+
+    # Then the second run's evaluation reads its own partitions, not the first wave's, and passes
+    evaluation = list(twin.glue.dq_runs.values())[-1]
+    assert len(twin.glue.dq_runs) == first_results + 1
+    (job,) = [j for name, j in twin.glue.jobs.items() if name.endswith("raw-to-processed")]
+    processed = next(b for b in twin.s3.buckets if "-processed-" in b)
+    manifest = json.loads(twin.s3.path(processed, f"events/_runs/{job.runs[-1].id}.json").read_text())
+    table = twin.glue.catalog.table("datalake_dev_processed", "events")
+    assert table is not None
+    assert evaluation.predicate == manifest["pushDownPredicate"] != ""
+    assert evaluation.partitions_evaluated == len(manifest["partitions"]) < len(table.partitions)
+    assert not {tuple(p) for p in manifest["partitions"]} & first_partitions
+    assert evaluation.result_id and twin.glue.dq_results[evaluation.result_id]["Score"] == 1
+    assert second.status == "SUCCEEDED" and "QualityWarning" not in second.path
+
+
+def test_a_run_appending_nothing_skips_the_quality_evaluation(
+    dev: SynthesizedPlatform, twin_on: Twin, spark: Any
+) -> None:
+    # Given a batch of events all stored before (redelivered)
+    twin = twin_on(dev.outdir)
+    producer = Producer(seed=17, mix=Mix(firehose_rejects=0, glue_rejects=0))
+    one_wave(twin, producer, 100)
+    evaluations = len(twin.glue.dq_runs)
+    again = [r for r in producer.records if r.kind == "valid"][:20]
+    twin.ingest(again)
+
+    (run,) = proceeded(twin.trigger())
+
+    assert run.status == "SUCCEEDED" and "NothingNewToCheck" in run.path
+    assert len(twin.glue.dq_runs) == evaluations
 
 
 def test_redelivered_and_late_events_are_stored_once_under_their_own_day(
@@ -183,6 +258,58 @@ def test_redelivered_and_late_events_are_stored_once_under_their_own_day(
         next(d for d in twin.glue.catalog.databases if d.endswith("_consumer")), "daily_event_summary"
     )
     assert consumer is not None and {values[0] for values in consumer.partitions} >= late_days
+
+
+@pytest.mark.parametrize("lookback", [7, 0])
+def test_events_redelivered_under_another_day_are_dropped_within_the_lookback(
+    lookback: int, dev: SynthesizedPlatform, copy_of: Callable[..., AssemblyCopy], twin_on: Twin, spark: Any
+) -> None:
+    # Given the job's redelivery index as shipped (7 days) or turned off
+    assembly = copy_of(dev)
+
+    def set_lookback(logical_id: str, resource: dict[str, Any]) -> bool:
+        arguments = resource.get("Properties", {}).get("DefaultArguments", {})
+        if resource["Type"] != "AWS::Glue::Job" or "--redelivery_lookback_days" not in arguments:
+            return False
+        arguments["--redelivery_lookback_days"] = str(lookback)
+        return True
+
+    assembly.edit(set_lookback)
+    twin = twin_on(assembly.path)
+    # and events of three days ago, then some of them sent again with event times a day later: a
+    # batch whose event_date partitions hold none of the originals
+    producer = Producer(
+        seed=19,
+        mix=Mix(
+            firehose_rejects=0,
+            glue_rejects=0,
+            duplicates=0,
+            updates=0,
+            late=0,
+            redeliveries=0,
+            cross_day_redeliveries=0.3,
+        ),
+    )
+    twin.ingest(producer.wave(120, start=NOW - timedelta(days=3), span=timedelta(minutes=5), wave=1))
+    twin.trigger()
+    again = [
+        r
+        for r in producer.wave(60, start=NOW - timedelta(minutes=20), span=timedelta(minutes=5), wave=2)
+        if r.kind == "cross_day"
+    ]
+    twin.ingest(again)
+    (run,) = proceeded(twin.trigger())
+
+    # Then the index drops each of them (lookback 7) or each is stored a second time (lookback 0)
+    (job,) = [j for name, j in twin.glue.jobs.items() if name.endswith("raw-to-processed")]
+    summary = job.runs[-1].summaries[-1]
+    copies = len({r.event["event_id"] for r in again if r.event})
+    assert run.status == "SUCCEEDED" and copies > 5
+    if lookback:
+        assert (summary["redeliveries_other_day"], summary["rows_written"]) == (copies, 0)
+        assert "NothingNewToCheck" in run.path
+    else:
+        assert (summary["duplicates_already_present"], summary["rows_written"]) == (0, copies)
 
 
 def test_a_run_with_no_new_data_changes_nothing_and_succeeds(
@@ -244,19 +371,17 @@ def test_a_policy_without_one_needed_action_fails_the_run_naming_it(
 def test_a_task_request_that_breaks_the_service_model_fails_naming_it(
     dev: SynthesizedPlatform, copy_of: Callable[..., AssemblyCopy], twin_on: Twin, spark: Any
 ) -> None:
-    # Given the raw crawler's StartCrawler parameter misnamed (CrawlerName: the API's is Name)
+    # Given the manifest read's GetObject parameter misnamed (BucketName: the API's is Bucket)
     assembly = copy_of(dev)
+    request = ':states:::aws-sdk:s3:getObject","Parameters":{"Bucket":'
 
     def misname(logical_id: str, resource: dict[str, Any]) -> bool:
         if resource["Type"] != "AWS::StepFunctions::StateMachine":
             return False
         parts = resource["Properties"]["DefinitionString"]["Fn::Join"][1]
         for i, part in enumerate(parts):
-            if isinstance(part, str) and '"Parameters":{"Name":"datalake-dev-raw-crawler"}' in part:
-                parts[i] = part.replace(
-                    '"Parameters":{"Name":"datalake-dev-raw-crawler"}',
-                    '"Parameters":{"CrawlerName":"datalake-dev-raw-crawler"}',
-                )
+            if isinstance(part, str) and request in part:
+                parts[i] = part.replace(request, request.replace('"Bucket"', '"BucketName"'))
                 return True
         return False
 
@@ -267,9 +392,9 @@ def test_a_task_request_that_breaks_the_service_model_fails_naming_it(
 
     assert run.status == "FAILED" and run.path[-2:] != ["PipelineSucceeded"]
     (violation,) = twin.sfn.violations
-    assert violation.where.endswith("/StartRawCrawler")
+    assert violation.where.endswith("/ReadRunManifest")
     assert (
-        'Unknown parameter in input: "CrawlerName"' in violation.message
+        'Unknown parameter in input: "BucketName"' in violation.message
         and "Missing required parameter" in violation.message
     )
-    assert json.dumps(run.events).count("StartRawCrawler") >= 1
+    assert json.dumps(run.events).count("ReadRunManifest") >= 1

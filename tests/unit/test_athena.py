@@ -218,15 +218,24 @@ def test_results_bucket_may_log_into_the_storage_access_log_bucket(env_platform:
     assert logging["LogFilePrefix"] == "athena-results/"
 
 
-def test_shipped_named_queries_prune_on_the_string_partition_column(prod: SynthesizedPlatform) -> None:
+def test_shipped_named_queries_prune_on_the_date_partition_key(prod: SynthesizedPlatform) -> None:
     serving = prod.template(prod.platform.serving)
+    etl = prod.template(prod.platform.etl)
+    (summary,) = [
+        t["Properties"]["TableInput"]
+        for t in etl.find_resources("AWS::Glue::Table").values()
+        if t["Properties"]["TableInput"]["Name"] == "daily_event_summary"
+    ]
     queries = [
         q["Properties"]["QueryString"] for q in serving.find_resources("AWS::Athena::NamedQuery").values()
     ]
+    assert [(k["Name"], k["Type"]) for k in summary["PartitionKeys"]] == [("event_date", "date")]
     assert queries
     for query in queries:
-        # crawler-made partition columns are strings: compare with a string so partitions prune
-        assert "WHERE event_date >= CAST(current_date - INTERVAL" in query and "AS varchar)" in query
+        # a date key compared with a date: partitions prune and Trino needs no cast (the twin's
+        # Athena type-checks and runs these queries: tests/twin/test_athena.py)
+        assert "daily_event_summary" in query
+        assert "WHERE event_date >= current_date - INTERVAL" in query
 
 
 def test_shipped_named_queries_add_up_only_what_is_additive(prod: SynthesizedPlatform) -> None:

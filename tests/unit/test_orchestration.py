@@ -24,6 +24,7 @@ from datalake_constructs.orchestration import (
     DataQualityCheck,
     QualityGate,
     RedshiftSqlRefresh,
+    RunManifest,
 )
 from local_twin.stepfunctions import check_error_names
 from tests.conftest import ROOT, SynthesizedPlatform, app_with_context
@@ -108,36 +109,77 @@ def is_alert(state: dict[str, Any]) -> bool:
     return state["Type"] == "Task" and state["Resource"].endswith(":sns:publish")
 
 
-def test_steps_run_in_order(definition: dict[str, Any]) -> None:
+def assert_in_order(definition: dict[str, Any], order: list[str]) -> None:
     states = definition["States"]
-    order = [
-        "CheckRunningExecutions",
-        "StartRawCrawler",
-        "RawToProcessed",
-        # The gate reads the catalog table: only the processed crawl creates it (first run) and
-        # registers the partitions this run wrote.
-        "StartProcessedCrawler",
-        "StartQualityEvaluation",
-        "ProcessedToConsumer",
-        "StartConsumerCrawler",
-        "StartServingRefresh",
-        "PipelineSucceeded",
-    ]
     assert definition["StartAt"] == order[0]
     for earlier, later in itertools.pairwise(order):
         assert later in reachable(states, earlier)
         assert earlier not in reachable(states, later), f"{later} loops back to {earlier}"
+
+
+def test_steps_run_in_order(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    order = [
+        "CheckRunningExecutions",
+        "RawToProcessed",
+        # The gate covers the partitions this run appended to: the job's manifest names them.
+        "ReadRunManifest",
+        "StartQualityEvaluation",
+        "ProcessedToConsumer",
+        "StartServingRefresh",
+        "PipelineSucceeded",
+    ]
+    assert_in_order(definition, order)
+    # The tables are defined in the app and the jobs register their partitions: no run crawls.
+    assert not [name for name, state in states.items() if ":glue:startCrawler" in state.get("Resource", "")]
     assert states["RawToProcessed"]["Resource"].endswith(":glue:startJobRun.sync")
     assert states["ProcessedToConsumer"]["Resource"].endswith(":glue:startJobRun.sync")
 
 
+@pytest.fixture(scope="module")
+def crawling(definition: dict[str, Any]) -> dict[str, Any]:
+    """The construct with every optional step: crawled zones, the batch gate and a serving refresh."""
+    pipeline = build(
+        batch=True,
+        raw_crawler="raw-crawler",
+        processed_crawler="processed-crawler",
+        consumer_crawler="consumer-crawler",
+        serving_refresh=RedshiftSqlRefresh(
+            target={"WorkgroupName": "w"},
+            resource_arn="arn:aws:redshift-serverless:eu-west-1:123456789012:workgroup/x",
+            database="d",
+            sqls=["SELECT 1"],
+        ),
+    )
+    return definition_of(Template.from_stack(cdk.Stack.of(pipeline)))
+
+
+def test_crawled_zones_are_crawled_before_their_readers(crawling: dict[str, Any]) -> None:
+    assert_in_order(
+        crawling,
+        [
+            "CheckRunningExecutions",
+            "StartRawCrawler",
+            "RawToProcessed",
+            "StartProcessedCrawler",  # registers this run's partitions before the gate reads them
+            "ReadRunManifest",
+            "StartQualityEvaluation",
+            "ProcessedToConsumer",
+            "StartConsumerCrawler",
+            "StartServingRefresh",
+            "PipelineSucceeded",
+        ],
+    )
+
+
+@pytest.mark.parametrize("variant", ["shipped", "crawling"])
 def test_every_task_retries_with_backoff_and_catches_to_an_alert_and_a_fail(
-    definition: dict[str, Any],
+    variant: str, definition: dict[str, Any], crawling: dict[str, Any]
 ) -> None:
-    states = definition["States"]
+    states = (definition if variant == "shipped" else crawling)["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
 
-    assert len(tasks) >= 12
+    assert len(tasks) >= (10 if variant == "shipped" else 16)
     for name, task in tasks.items():
         assert task.get("Retry"), f"{name} has no Retry"
         assert all(r.get("BackoffRate", 1) >= 2 for r in task["Retry"]), name
@@ -153,11 +195,14 @@ def test_every_task_retries_with_backoff_and_catches_to_an_alert_and_a_fail(
             assert any(states[s]["Type"] == "Fail" for s in after), f"{name}: catch does not fail"
 
 
-def test_every_retry_and_catch_names_an_error_its_operation_can_raise(definition: dict[str, Any]) -> None:
+def test_every_retry_and_catch_names_an_error_its_operation_can_raise(
+    definition: dict[str, Any], crawling: dict[str, Any]
+) -> None:
     # Given the errors each Task's operation declares in the SDK's service model (plus the SDKs'
     # throttling codes), as the local twin reads them
     # Then no Retry or Catch waits for an error that can never come (it would never match)
     assert check_error_names("pipeline", definition) == []
+    assert check_error_names("crawling", crawling) == []
 
 
 def test_job_tasks_retry_concurrent_runs_and_throttling(definition: dict[str, Any]) -> None:
@@ -182,11 +227,15 @@ def test_every_path_ends(definition: dict[str, Any]) -> None:
         assert any(states[s]["Type"] in {"Succeed", "Fail"} for s in reachable(states, name)), name
 
 
-def test_poll_loops_are_bounded(definition: dict[str, Any]) -> None:
-    states = definition["States"]
+@pytest.mark.parametrize(("variant", "polls"), [("shipped", 2), ("crawling", 5)])
+def test_poll_loops_are_bounded(
+    variant: str, polls: int, definition: dict[str, Any], crawling: dict[str, Any]
+) -> None:
+    states = (definition if variant == "shipped" else crawling)["States"]
     loops = [name for name, s in states.items() if s["Type"] == "Wait"]
 
-    assert len(loops) == 5  # three crawlers, the data-quality run and the serving refresh
+    # the data-quality run and the serving refresh (+ three crawlers when the zones are crawled)
+    assert len(loops) == polls
     for wait in loops:
         prefix = wait.removesuffix("Wait")
         choice = states[f"{prefix}Finished?"]
@@ -249,16 +298,16 @@ def test_concurrency_guard_lets_only_the_oldest_running_execution_proceed(defini
     old, new = (f"arn:aws:states:eu-west-1:123456789012:execution:p:{n}" for n in ("old", "new"))
 
     # ListExecutions lists newest first: only the last (oldest) one proceeds.
-    assert guard_outcome(states, [new, old], me=old) == "StartRawCrawler"
+    assert guard_outcome(states, [new, old], me=old) == "RawToProcessed"
     assert guard_outcome(states, [new, old], me=new) == "SkippedAlreadyRunning"
     # Eventually consistent: an execution that does not see even itself yet proceeds.
-    assert guard_outcome(states, [], me=new) == "StartRawCrawler"
+    assert guard_outcome(states, [], me=new) == "RawToProcessed"
     assert states["SkippedAlreadyRunning"]["Type"] == "Succeed"
 
 
-def test_crawler_poll_tolerates_a_crawler_that_never_ran(definition: dict[str, Any]) -> None:
+def test_crawler_poll_tolerates_a_crawler_that_never_ran(crawling: dict[str, Any]) -> None:
     # GetCrawler omits LastCrawl before the first run: a default is merged in so paths always exist.
-    selector = definition["States"]["GetRawCrawler"]["ResultSelector"]["crawler.$"]
+    selector = crawling["States"]["GetRawCrawler"]["ResultSelector"]["crawler.$"]
 
     assert selector.startswith("States.JsonMerge(States.StringToJson(")
     assert '\\{"Status":"NONE"\\}' in selector
@@ -367,8 +416,10 @@ def test_role_is_scoped_to_the_pipeline_resources(prod_template: Template) -> No
     text = json.dumps(statements)
 
     assert "job/datalake-prod-raw-to-processed" in text
-    assert "crawler/datalake-prod-raw-crawler" in text
     assert "stateMachine:datalake-prod-pipeline" in text
+    assert "crawler" not in text  # the shipped pipeline runs no crawler
+    (manifest,) = [s for s in statements if s["Action"] == "s3:GetObject"]  # the run manifests only
+    assert json.dumps(manifest["Resource"]).endswith('/events/_runs/*"]]}')
     wildcard = [s for s in statements if s["Resource"] == "*"]
     for statement in wildcard:  # only the APIs without resource-level permissions
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -412,8 +463,8 @@ def test_serving_refresh_creates_spectrum_schemas_and_polls_until_finished(
         "CREATE EXTERNAL SCHEMA IF NOT EXISTS processed FROM DATA CATALOG DATABASE 'datalake_prod_processed' "
         "IAM_ROLE default",
     ]
-    assert "StartConsumerCrawler" in reachable(states, "CheckRunningExecutions")
-    assert "StartServingRefresh" in reachable(states, "StartConsumerCrawler")
+    assert "ProcessedToConsumer" in reachable(states, "CheckRunningExecutions")
+    assert "StartServingRefresh" in reachable(states, "ProcessedToConsumer")
     choice = states["ServingRefreshFinished?"]
     finished = [c for c in choice["Choices"] if c.get("StringEquals") == "FINISHED"]
     assert finished and finished[0]["Next"] == "ServingRefreshed"
@@ -426,7 +477,8 @@ def test_serving_refresh_creates_spectrum_schemas_and_polls_until_finished(
 # --- validation -----------------------------------------------------------------------------------
 
 
-def build(**overrides: Any) -> DataPipelineOrchestration:
+def build(*, batch: bool = False, **overrides: Any) -> DataPipelineOrchestration:
+    """The construct in a stack of its own; ``batch``: the gate covers the run manifest's partitions."""
     stack = cdk.Stack(app_with_context(), "Test")
     props: dict[str, Any] = {
         "state_machine_name": "p",
@@ -445,6 +497,7 @@ def build(**overrides: Any) -> DataPipelineOrchestration:
             table_name="t",
             role=iam.Role(stack, "Dq", assumed_by=iam.ServicePrincipal("glue.amazonaws.com")),
             gate=QualityGate.FAIL,
+            batch=RunManifest(s3.Bucket(stack, "Processed"), "events/_runs/") if batch else None,
         ),
     }
     props.update(overrides)
