@@ -14,7 +14,7 @@ ENV ?= dev
 EVENTS ?= 20000
 CDK_OUT ?=
 
-.PHONY: help install synth test run-local lint format bench bench-etl bench-twin cost diagram clean
+.PHONY: help install synth test run-local lint format bench bench-etl bench-twin bench-history capacity cost diagram clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag and the template scanners"
@@ -23,7 +23,7 @@ help:
 	@echo "                           run the synthesized app end to end on this machine (the local twin)"
 	@echo "make cost                  idle monthly cost of every environment, from its synthesized templates"
 	@echo "make diagram               regenerate docs/architecture.md (Mermaid) from the synthesized dev app"
-	@echo "make lint | format | bench | bench-etl | bench-twin | clean"
+	@echo "make lint | format | bench | bench-etl | bench-twin | bench-history | capacity | clean"
 
 $(UV):
 	$(PYTHON) -m venv .tools/uv
@@ -87,6 +87,12 @@ bench-etl: install  ## raw_to_processed on 1M events vs a plain Spark floor; con
 
 bench-twin: install  ## the default local-twin run's stage timings, synth and Spark start included
 	python benchmarks/local_twin_run.py --env $(ENV) --events $(EVENTS)
+
+bench-history: install  ## one new day's pipeline work on 1, 30 and 365 days of history, both designs (minutes)
+	python benchmarks/history_scaling.py
+
+capacity: install  ## capacity plan at 1k/100k/1M events/s: first quota reached, configuration, monthly cost
+	python benchmarks/capacity.py $(CAPACITY_ARGS)
 
 cost: install  ## idle USD/month per environment, synthesized into a temp dir; COST_ARGS=--markdown for the README
 	python benchmarks/idle_cost.py $(COST_ARGS)

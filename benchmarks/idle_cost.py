@@ -390,6 +390,9 @@ def run_cost(props: Mapping[str, Any], named: Mapping[str, Mapping[str, Any]]) -
             minutes = 10 if str(job.get("GlueVersion", "")) in ("0.9", "1.0") else SPARK_MIN_MINUTES
             work.append(glue_work(f"job {params.get('JobName')}", minutes, glue_job_dpus(job)))
         elif resource.endswith(":glue:startDataQualityRulesetEvaluationRun"):
+            source = params.get("DataSource", {}).get("GlueTable", {})
+            if "pushDownPredicate.$" in source.get("AdditionalOptions", {}):
+                continue  # evaluates the run's new partitions: a run without new data skips it
             workers = float(params.get("NumberOfWorkers", DATA_QUALITY_DEFAULT_WORKERS))
             work.append(glue_work("data-quality evaluation", SPARK_MIN_MINUTES, workers))
         elif ":redshiftdata:" in resource and "execute" in resource.lower() and "WorkgroupName" in params:

@@ -221,7 +221,7 @@ def process(
 
 def _since_parser() -> argparse.ArgumentParser:
     """The job's optional arguments (getResolvedOptions only takes required ones)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--since-date", "--since_date", dest="since_date", type=date.fromisoformat)
     parser.add_argument("--catalog_database", "--catalog-database", help="register partitions here")
     parser.add_argument("--catalog_table", "--catalog-table", help="in this table (with --catalog_database)")

@@ -789,17 +789,41 @@ def _append_valid(
 # ---------------------------------------------------------------------------------------------------
 
 
-def read_glue_lines(glue_context: Any, source: str) -> DataFrame:
+def recent_source_paths(spark: SparkSession, source: str, today: date, days: int) -> list[str]:
+    """The arrival-day folders ``<source>/event_type=<t>/dt=<d>/`` of the last ``days`` days (UTC): what
+    a Glue run lists, so its listing follows the window, not the raw zone's history. Firehose writes an
+    object under its arrival day, so new objects are only ever there; the bookmark still skips the
+    ones read before. One listing of the source and one per event type."""
+    root = source.rstrip("/")
+    if not path_exists(spark, root):
+        return []
+    filesystem, hadoop_path = _hadoop_path(spark, root)
+    first = date.fromordinal(today.toordinal() - days + 1).isoformat()
+    found = []
+    for type_folder in filesystem.listStatus(hadoop_path):
+        if not type_folder.isDirectory() or not type_folder.getPath().getName().startswith("event_type="):
+            continue
+        for day_folder in filesystem.listStatus(type_folder.getPath()):
+            day = day_folder.getPath().getName().removeprefix("dt=")
+            if day_folder.isDirectory() and first <= day <= today.isoformat():
+                found.append(f"{root}/{type_folder.getPath().getName()}/dt={day}/")
+    return sorted(found)
+
+
+def read_glue_lines(glue_context: Any, source: str, paths: Sequence[str] | None = None) -> DataFrame:
     """The source's new lines through a bookmark-aware DynamicFrame read.
 
     Glue's JSON reader would turn a malformed line into an error record without its text, and job
     bookmarks only track DynamicFrame sources: so the lines are read with Glue's CSV reader set up to
     return each whole line as one column (quoting off, a separator that valid JSON cannot contain
     unescaped, no header). Should a malformed line contain the separator, its pieces are joined back.
+    ``paths``: the folders to list instead of the whole source (``recent_source_paths``).
     """
+    if paths is not None and not paths:
+        return glue_context.spark_session.createDataFrame([], LINES_SCHEMA)
     frame = glue_context.create_dynamic_frame.from_options(
         connection_type="s3",
-        connection_options={"paths": [source], "recurse": True},
+        connection_options={"paths": list(paths) if paths is not None else [source], "recurse": True},
         format="csv",
         format_options={
             "separator": GLUE_LINE_SEPARATOR,
@@ -824,7 +848,7 @@ def read_glue_lines(glue_context: Any, source: str) -> DataFrame:
 
 def _options_parser(*, add_help: bool = False) -> argparse.ArgumentParser:
     """The job's optional arguments (getResolvedOptions only takes required ones)."""
-    parser = argparse.ArgumentParser(add_help=add_help)
+    parser = argparse.ArgumentParser(add_help=add_help, allow_abbrev=False)
     parser.add_argument(
         "--catalog_database", "--catalog-database", help="register partitions in this database"
     )
@@ -837,6 +861,13 @@ def _options_parser(*, add_help: bool = False) -> argparse.ArgumentParser:
         type=int,
         default=RunOptions.lookback_days,
         help=f"days of the redelivery index (default {RunOptions.lookback_days}; 0: none)",
+    )
+    parser.add_argument(
+        "--source_lookback_days",
+        "--source-lookback-days",
+        type=int,
+        default=0,
+        help="Glue: list only the source's arrival-day folders of these last days (default 0: all)",
     )
     return parser
 
@@ -868,7 +899,15 @@ def _glue_main(argv: list[str]) -> RunCounts:
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
     configure_session(spark)
-    lines = read_glue_lines(glue_context, args["source"])
+    parsed = _options_parser().parse_known_args(argv[1:])[0]
+    if parsed.source_lookback_days < 0:
+        raise ValueError("--source_lookback_days must be 0 or more")
+    paths = (
+        recent_source_paths(spark, args["source"], datetime.now(UTC).date(), parsed.source_lookback_days)
+        if parsed.source_lookback_days
+        else None
+    )
+    lines = read_glue_lines(glue_context, args["source"], paths)
     counts = process(spark, lines, args["target"], args["quarantine"], options=options)
     job.commit()  # only after a balanced run: a failed run's files are read again next time
     return counts

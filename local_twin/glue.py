@@ -1006,16 +1006,41 @@ class Glue:
             selected = _select_partitions(spark, table, predicate)
             locations = [(values, location) for values, location in locations if values in selected]
         self.last_partitions_read = len(locations)
+        keys = [key for key, _ in table.partition_keys]
         try:
-            for values, location in locations:
-                frame = (
-                    spark.read.parquet(location)
-                    if table.classification == "parquet"
-                    else spark.read.json(location)
-                )
-                for (key, kind), value in zip(table.partition_keys, values, strict=True):
-                    frame = frame.withColumn(key, sf.lit(value).cast(kind))
+            root = table.location.rstrip("/") + "/"
+            hive_layout = all(
+                location.rstrip("/") + "/"
+                == root + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
+                for values, location in locations
+            )
+            if table.partition_keys and locations and hive_layout:
+                # One read of every partition folder (Spark adds the keys from the paths, as text), typed
+                # as the catalog types them: a union per partition would grow the plan with the history.
+                inference = "spark.sql.sources.partitionColumnTypeInference.enabled"
+                saved = spark.conf.get(inference) or "true"
+                spark.conf.set(inference, "false")
+                try:
+                    frame = (
+                        spark.read.option("basePath", root).parquet(*[loc for _, loc in locations])
+                        if table.classification == "parquet"
+                        else spark.read.option("basePath", root).json(*[loc for _, loc in locations])
+                    )
+                finally:
+                    spark.conf.set(inference, saved)
+                for key, kind in table.partition_keys:
+                    frame = frame.withColumn(key, sf.col(key).cast(kind))
                 frames.append(frame)
+            else:
+                for values, location in locations:
+                    frame = (
+                        spark.read.parquet(location)
+                        if table.classification == "parquet"
+                        else spark.read.json(location)
+                    )
+                    for (key, kind), value in zip(table.partition_keys, values, strict=True):
+                        frame = frame.withColumn(key, sf.lit(value).cast(kind))
+                    frames.append(frame)
             if not frames:
                 from pyspark.sql.types import StringType, StructField, StructType  # noqa: PLC0415
 

@@ -198,7 +198,11 @@ class S3:
 
     def objects(self, bucket: str, prefix: str = "") -> Iterator[S3Object]:
         base = self.root / self.bucket(bucket).name
-        for path in base.rglob("*"):
+        # Walk only the deepest folder the prefix names (a key prefix may end mid-name).
+        start = base / prefix.rsplit("/", 1)[0] if "/" in prefix else base
+        if not start.is_dir():
+            return
+        for path in start.rglob("*"):
             if path.is_file():
                 key = path.relative_to(base).as_posix()
                 if key.startswith(prefix):

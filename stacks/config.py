@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from datalake_constructs.raw_zone_delivery import expected_delivery_seconds
+from stacks import quotas
 
 DEFAULT_ENVIRONMENT = "dev"
 CONTEXT_KEY = "datalake"
@@ -72,6 +74,18 @@ class IngestionConfig:
     transform_lambda: bool
     alarm_freshness_minutes: int  # oldest undelivered Firehose record older than this alarms
     alarm_iterator_age_minutes: int  # Kinesis consumer lag beyond this alarms
+    capacity: CapacityConfig
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    """The load the environment is built to carry, checked at synth against the services' quotas
+    (stacks/quotas.py); benchmarks/capacity.py plans beyond them."""
+
+    peak_events_per_second: int
+    average_event_bytes: int
+    event_types: int  # distinct event_type values: the Firehose partition key's cardinality
+    active_partition_quota: int  # Firehose's per stream: 500 by default, up to 5,000 on request
 
 
 INGESTION_SOURCES = ("direct_put", "kinesis")
@@ -87,6 +101,7 @@ class EtlConfig:
     crawler_trigger: str  # "none" (the tables are the app's) | "on_demand" | "schedule" | "s3_events"
     crawler_schedule: str | None  # cron(...) with "schedule"
     redelivery_lookback_days: int  # days of raw_to_processed's index of recent event ids (redeliveries)
+    source_lookback_days: int  # arrival days of raw folders a run lists (its bookmark skips what it read)
 
 
 @dataclass(frozen=True)
@@ -355,6 +370,7 @@ def _ingestion(section: _Section) -> IngestionConfig:
         transform_lambda=section.boolean("transformLambda"),
         alarm_freshness_minutes=section.required_number("alarmFreshnessMinutes", maximum=1440),
         alarm_iterator_age_minutes=section.required_number("alarmIteratorAgeMinutes", maximum=10080),
+        capacity=_capacity(section.section("capacity")),
     )
     section.done()
     # The delivery stream partitions dynamically: a batch may normally be 1.5 buffering intervals old,
@@ -372,6 +388,70 @@ def _ingestion(section: _Section) -> IngestionConfig:
             "buffer would alarm"
         )
     return ingestion
+
+
+def _capacity(section: _Section) -> CapacityConfig:
+    capacity = CapacityConfig(
+        peak_events_per_second=section.required_number("peakEventsPerSecond", maximum=100_000_000),
+        average_event_bytes=section.required_number("averageEventBytes", maximum=1_000_000),
+        event_types=section.required_number("eventTypes", maximum=100_000),
+        active_partition_quota=section.required_number(
+            "activePartitionQuota", maximum=int(quotas.FIREHOSE_ACTIVE_PARTITIONS.raisable_to or 0)
+        ),
+    )
+    section.done()
+    return capacity
+
+
+def _check_capacity(config: PlatformConfig, path: str) -> None:
+    """Synth fails where the configuration cannot carry its stated load: naming the key and the limit."""
+    ingestion, capacity = config.ingestion, config.ingestion.capacity
+    where = f"{path}.ingestion.capacity"
+    partitions = quotas.active_partitions(capacity.event_types)
+    quota = quotas.FIREHOSE_ACTIVE_PARTITIONS
+    if partitions > capacity.active_partition_quota:
+        raise ConfigError(
+            f"{where}.eventTypes: {capacity.event_types} event types make up to {partitions} active Firehose "
+            f"partitions (one per event type and arrival day; two days around midnight), above "
+            f"{where}.activePartitionQuota {capacity.active_partition_quota} ({quota.name}: "
+            f"{quota.value:,.0f} by default, up to {quota.raisable_to:,.0f} on request; {quota.note})"
+        )
+    rate = capacity.peak_events_per_second
+    mib_per_second = rate * capacity.average_event_bytes / 2**20
+    if ingestion.source == "direct_put":
+        records, _, throughput = quotas.firehose_direct_put(config.region)
+        limits = [(rate, records), (mib_per_second, throughput)]
+        advice = "use ingestion.source 'kinesis', or raise the quota and this check with it"
+    elif ingestion.kinesis_shards is None:
+        limits = [
+            (rate, quotas.KINESIS_ON_DEMAND_WRITE_RECORDS),
+            (mib_per_second, quotas.KINESIS_ON_DEMAND_WRITE_MIB),
+        ]
+        advice = "split the stream, or raise the on-demand maximum"
+    else:
+        shards = ingestion.kinesis_shards
+        limits = [
+            (
+                rate,
+                dataclasses.replace(
+                    quotas.KINESIS_SHARD_WRITE_RECORDS, value=shards * 1000, name=f"{shards} shards' write"
+                ),
+            ),
+            (
+                mib_per_second,
+                dataclasses.replace(
+                    quotas.KINESIS_SHARD_WRITE_MIB, value=shards * 1, name=f"{shards} shards' write"
+                ),
+            ),
+        ]
+        advice = "add shards (ingestion.kinesisShards) or use on-demand (null)"
+    for demand, quota in limits:
+        if demand > quota.value:
+            raise ConfigError(
+                f"{where}.peakEventsPerSecond: {rate:,} events/s of {capacity.average_event_bytes:,} bytes "
+                f"({demand:,.1f} {quota.unit}) exceed {quota.name}: {quota.value:,.0f} {quota.unit} "
+                f"({quota.source}); {advice}"
+            )
 
 
 def _one_of(values: tuple[str, ...]) -> re.Pattern[str]:
@@ -395,6 +475,9 @@ def _etl(section: _Section) -> EtlConfig:
         ),
         redelivery_lookback_days=section.required_number(
             "redeliveryLookbackDays", maximum=MAX_REDELIVERY_LOOKBACK_DAYS
+        ),
+        source_lookback_days=section.required_number(
+            "sourceLookbackDays", maximum=MAX_REDELIVERY_LOOKBACK_DAYS
         ),
     )
     section.done()
@@ -566,6 +649,7 @@ def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
             f"{CONTEXT_KEY}.environments.{env_name}.allowDestroy: true is not allowed when production "
             "is true; production data is always retained"
         )
+    _check_capacity(config, f"{CONTEXT_KEY}.environments.{env_name}")
     return config
 
 

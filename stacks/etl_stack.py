@@ -117,7 +117,11 @@ class EtlStack(PlatformStack):
             self, "LakeTablesModule", path=str(GLUE_SCRIPTS), exclude=["*", "!lake_tables.py"]
         )
         lake_tables = glue.Code.from_bucket(lake_tables_zip.bucket, lake_tables_zip.s3_object_key)
-        lookback = {"--redelivery_lookback_days": str(etl.redelivery_lookback_days)}
+        lookback = {
+            "--redelivery_lookback_days": str(etl.redelivery_lookback_days),
+            # Firehose writes under the arrival day: a run lists the last days' folders, not the history.
+            "--source_lookback_days": str(etl.source_lookback_days),
+        }
         self.raw_to_processed = GlueEtlJob(
             self,
             "RawToProcessed",

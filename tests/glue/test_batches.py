@@ -231,3 +231,66 @@ def test_registering_in_a_table_the_role_may_not_write_is_denied(
 
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     assert consumer.partitions == {}
+
+
+# --- one schema: what the scripts write is what the app's tables declare -----------------------------
+
+
+def table_columns(platform: SynthesizedPlatform, zone: str, name: str) -> list[tuple[str, str]]:
+    """Columns then partition keys of table ``name`` in the app's ``zone`` database, as synthesized."""
+    etl = platform.template(platform.platform.etl)
+    (table,) = [
+        t["Properties"]["TableInput"]
+        for t in etl.find_resources("AWS::Glue::Table").values()
+        if t["Properties"]["TableInput"]["Name"] == name
+        and t["Properties"]["DatabaseName"]["Ref"].startswith(f"Catalog{zone.capitalize()}Database")
+    ]
+    return [(c["Name"], c["Type"]) for c in (*table["StorageDescriptor"]["Columns"], *table["PartitionKeys"])]
+
+
+def written_columns(spark: SparkSession, root: Path) -> list[tuple[str, str]]:
+    """The Parquet files' columns then the partition folders' keys, in catalog type names."""
+    frame = spark.read.parquet(str(root))  # partition discovery appends the keys, typed as written
+    return [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
+
+
+def test_the_scripts_write_exactly_the_columns_of_the_app_s_tables(
+    spark: SparkSession, dev: SynthesizedPlatform, tmp_path: Path
+) -> None:
+    import processed_to_consumer as consumer  # noqa: PLC0415
+
+    process(
+        spark,
+        tmp_path,
+        [event("a", amount="12.50", currency="EUR", attributes={"k": "v"}, user_id="u", session_id="s")],
+        now=DAY0,
+    )
+    consumer.process(spark, str(tmp_path / "processed"), str(tmp_path / "consumer"))
+
+    # A drift either way (a column renamed, retyped or added in a script, or in the table) fails here.
+    assert written_columns(spark, tmp_path / "processed") == table_columns(dev, "processed", "events")
+    assert written_columns(spark, tmp_path / "consumer") == table_columns(
+        dev, "consumer", "daily_event_summary"
+    )
+
+
+# --- the source window: a run lists the last arrival days, not the raw zone's history ------------------
+
+
+def test_a_run_lists_only_the_arrival_days_of_its_window(spark: SparkSession, tmp_path: Path) -> None:
+    from tests.glue.conftest import RawZone  # noqa: PLC0415
+
+    raw = RawZone(tmp_path / "raw" / "events")
+    for back in range(10):
+        day = (DAY0 - timedelta(days=back)).date().isoformat()
+        for event_type in ("page_view", "search"):
+            raw.add(event_type, day, [event(f"{event_type}-{back}")])
+    (raw.root / "_quarantine").mkdir()  # not an event type folder
+
+    paths = job.recent_source_paths(spark, str(raw.root), DAY0.date(), 3)
+
+    days = [(DAY0 - timedelta(days=back)).date().isoformat() for back in (2, 1, 0)]
+    assert paths == sorted(
+        f"{raw.root}/event_type={t}/dt={d}/" for t in ("page_view", "search") for d in days
+    )
+    assert job.recent_source_paths(spark, str(tmp_path / "missing"), DAY0.date(), 3) == []

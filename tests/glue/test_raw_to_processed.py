@@ -643,3 +643,38 @@ def test_glue_entry_point_does_not_commit_a_failed_run(
     with pytest.raises(job.AccountingError):
         job.main(glue_argv(tmp_path))
     assert ("commit", None) not in glue.calls
+
+
+def test_glue_entry_point_lists_only_the_window_of_arrival_days(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw_zone: RawZone
+) -> None:
+    today = datetime.now(UTC).date()
+    for back in (0, 1, 5):
+        raw_zone.add("page_view", date.fromordinal(today.toordinal() - back).isoformat(), [event(f"e{back}")])
+    glue = FakeGlue(spark, [(json.dumps(event("a")), str(raw_zone.root))], ["col0", "source_file"])
+    glue.install(monkeypatch)
+    argv = glue_argv(tmp_path)
+    argv[argv.index("--source") + 1] = str(raw_zone.root)
+
+    job.main([*argv, "--source_lookback_days", "2"])
+
+    paths = dict(glue.calls)["from_options"]["connection_options"]["paths"]
+    assert paths == [
+        f"{raw_zone.root}/event_type=page_view/dt={date.fromordinal(today.toordinal() - back).isoformat()}/"
+        for back in (1, 0)
+    ]
+
+
+def test_glue_entry_point_with_nothing_in_the_window_reads_nothing_and_commits(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw_zone: RawZone
+) -> None:
+    raw_zone.add("page_view", "2020-01-01", [event("old")])
+    glue = FakeGlue(spark, [(json.dumps(event("a")),)], ["col0"])
+    glue.install(monkeypatch)
+    argv = glue_argv(tmp_path)
+    argv[argv.index("--source") + 1] = str(raw_zone.root)
+
+    counts = job.main([*argv, "--source_lookback_days", "3"])
+
+    assert counts.rows_read == 0
+    assert [name for name, _ in glue.calls] == ["init", "commit"]

@@ -327,3 +327,56 @@ def test_freshness_alarm_must_exceed_the_normal_delivery_delay() -> None:
     ingestion["alarmFreshnessMinutes"] = 9
     assert parse_config(context, "dev").ingestion.alarm_freshness_minutes == 9
     assert parse_config(datalake_context(), "prod").ingestion.alarm_iterator_age_minutes == 10
+
+
+def capacity_of(env: str, **overrides: Any) -> dict[str, Any]:
+    context = datalake_context()
+    environment = context["environments"][env]
+    environment["ingestion"]["capacity"].update(overrides)
+    return context
+
+
+def test_event_types_beyond_the_active_partition_quota_fail_naming_the_key_and_the_limit() -> None:
+    # 300 event types x 2 arrival days around midnight = 600 active Firehose partitions > 500
+    with pytest.raises(
+        ConfigError,
+        match=r"ingestion\.capacity\.eventTypes: 300 event types make up to 600 .*"
+        r"activePartitionQuota 500 .*500 by default, up to 5,000 on request; .*activePartitionExceeded",
+    ):
+        parse_config(capacity_of("prod", eventTypes=300), "prod")
+    # After a quota increase, the same load is accepted.
+    parse_config(capacity_of("prod", eventTypes=300, activePartitionQuota=1000), "prod")
+    with pytest.raises(
+        ConfigError,
+        match=r"activePartitionQuota: 6000 is not allowed; expected a whole number from 1 to 5000",
+    ):
+        parse_config(capacity_of("prod", activePartitionQuota=6000), "prod")
+
+
+def test_a_peak_rate_above_direct_put_fails_and_names_the_quota_of_the_region() -> None:
+    context = capacity_of("dev", peakEventsPerSecond=20_000, averageEventBytes=500)  # ~9.5 MiB/s
+    context["environments"]["dev"]["region"] = "us-east-1"
+    with pytest.raises(
+        ConfigError,
+        match=r"peakEventsPerSecond: 20,000 events/s of 500 bytes \(9\.5 MiB/s\) exceed "
+        r"Firehose Direct PUT throughput per stream \(us-east-1, us-west-2, eu-west-1\): 5 MiB/s",
+    ):
+        parse_config(context, "dev")
+    # Elsewhere (or with the region unknown) the smaller default applies: 1 MiB/s.
+    context = capacity_of("dev", peakEventsPerSecond=3_000, averageEventBytes=500)
+    with pytest.raises(ConfigError, match=r"\(other regions\): 1 MiB/s"):
+        parse_config(context, "dev")
+
+
+def test_kinesis_capacity_follows_the_shards_or_the_on_demand_maximum() -> None:
+    on_demand = capacity_of("prod", peakEventsPerSecond=250_000, averageEventBytes=100)
+    with pytest.raises(
+        ConfigError, match=r"exceed Kinesis on-demand stream write \(default maximum\): 200,000 records/s"
+    ):
+        parse_config(on_demand, "prod")
+    shards = capacity_of("prod", peakEventsPerSecond=5_000, averageEventBytes=500)
+    shards["environments"]["prod"]["ingestion"]["kinesisShards"] = 4
+    with pytest.raises(ConfigError, match=r"exceed 4 shards' write: 4,000 records/s .*add shards"):
+        parse_config(shards, "prod")
+    shards["environments"]["prod"]["ingestion"]["kinesisShards"] = 6
+    assert parse_config(shards, "prod").ingestion.kinesis_shards == 6

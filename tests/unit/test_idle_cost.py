@@ -317,3 +317,26 @@ def test_scheduled_statements_on_redshift_serverless_bill_a_minute_of_base_capac
     result = idle_cost.idle_cost("dev", {"stack": {"Resources": resources}})
 
     assert result.total == pytest.approx(730 / 24 * 60 / 3600 * 8 * 0.375)
+
+
+@pytest.mark.parametrize(("options", "billed"), [({}, True), ({"pushDownPredicate.$": "$.batch.p"}, False)])
+def test_a_quality_check_of_the_run_s_new_partitions_is_not_idle_cost(
+    options: dict[str, str], billed: bool
+) -> None:
+    # A check of the whole table runs on every scheduled run; one of the run's new partitions is
+    # skipped when nothing arrived (the pipeline's "AnyNewPartitions?" choice).
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:glue:startDataQualityRulesetEvaluationRun",
+        "Parameters": {
+            "DataSource": {"GlueTable": {"DatabaseName": "d", "TableName": "t", "AdditionalOptions": options}}
+        },
+        "End": True,
+    }
+    machine = {"DefinitionString": json.dumps({"StartAt": "Check", "States": {"Check": task}})}
+
+    work = idle_cost.run_cost(machine, {})
+
+    assert work == (
+        [("data-quality evaluation (1 min x 5 DPU)", pytest.approx(5 / 60 * 0.44))] if billed else []
+    )
