@@ -1,6 +1,8 @@
 """The alert topic every alarm and failure event of the platform reaches, and wiring of alarms to it.
 
 Depends only on aws-cdk-lib, ``constructs`` and the standard library: copy this one file into your app.
+Requires Python >= 3.11 and aws-cdk-lib >= 2.275.0: the versions it is tested with, its example
+run alone in fresh apps (tests/copy_paste). Import it by its file name: ``from alerts import ...``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,19 @@ class AlertTopic(Construct):
 
     Example::
 
-        alerts = AlertTopic(self, "Alerts", emails=["oncall@example.com"])
-        add_alarm_actions(app, alerts.topic)   # after building: every alarm in the app notifies it
+        import aws_cdk as cdk
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
+        from alerts import AlertTopic, add_alarm_actions
+
+        app = cdk.App()
+        stack = cdk.Stack(app, "Operations")
+        alerts = AlertTopic(stack, "Alerts", emails=["oncall@example.com"])
+        cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Errors").create_alarm(
+            stack, "Errors", threshold=1, evaluation_periods=1
+        )
+        add_alarm_actions(app, alerts.topic)  # after building: every alarm in the app notifies it
+        app.synth()
 
     Args:
         emails: addresses to subscribe (each confirms by email). Default: none.

@@ -1,6 +1,8 @@
 """Glue 5.0 PySpark ETL jobs between data-lake zones, their data-quality rules and failure alerts.
 
 Depends only on aws-cdk-lib, ``constructs`` and the standard library: copy this one file into your app.
+Requires Python >= 3.11 and aws-cdk-lib >= 2.275.0: the versions it is tested with, its example
+run alone in fresh apps (tests/copy_paste). Import it by its file name: ``from etl import ...``.
 """
 
 from __future__ import annotations
@@ -41,14 +43,44 @@ class GlueEtlJob(Construct):
 
     Example::
 
+        import tempfile
+        from pathlib import Path
+
+        import aws_cdk as cdk
+        from aws_cdk import aws_glue as glue
+        from aws_cdk import aws_kms as kms
+        from aws_cdk import aws_s3 as s3
+
+        from etl import GlueEtlJob
+
+        app = cdk.App()
+        stack = cdk.Stack(app, "Etl")
+        data_key = kms.Key(stack, "DataKey", enable_key_rotation=True)
+        glue_key = kms.Key(stack, "GlueKey", enable_key_rotation=True)
+        raw, processed = (
+            s3.Bucket(
+                stack, name, encryption=s3.BucketEncryption.KMS, encryption_key=data_key, enforce_ssl=True
+            )
+            for name in ("Raw", "Processed")
+        )
+        security = glue.SecurityConfiguration(  # or DataLakeCatalog(...).security_configuration
+            stack, "Security",
+            cloud_watch_encryption=glue.CloudWatchEncryption.kms(glue_key),
+            job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(glue_key),
+            s3_encryption=glue.S3Encryption.kms(glue_key),
+        )
+        script = Path(tempfile.mkdtemp()) / "copy_events.py"  # your PySpark script
+        script.write_text("print('reads --source, writes --target and --quarantine')")
         job = GlueEtlJob(
-            self, "RawToProcessed",
-            script="glue_scripts/raw_to_processed.py",
-            source_bucket=storage.raw_bucket, source_prefix="events/",
-            target_bucket=storage.processed_bucket, target_prefix="events/",
-            security_configuration=catalog.security_configuration,
+            stack, "RawToProcessed",
+            script=str(script),
+            source_bucket=raw, source_prefix="events/",
+            target_bucket=processed, target_prefix="events/",
+            security_configuration=security,
             encryption_key=glue_key,
         )
+        print(job.job.job_name)
+        app.synth()
 
     Args:
         script: path of the PySpark script, shipped as an asset.
@@ -312,7 +344,11 @@ class GlueEtlJob(Construct):
         default_policy = self.role.node.try_find_child("DefaultPolicy")
         if default_policy is None:
             return
-        asset_bucket = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>"
+        # The default synthesizer's asset bucket, with the app's bootstrap qualifier (cdk bootstrap
+        # --qualifier); an app with another synthesizer names its own bucket, acknowledged by the app.
+        synthesizer = cdk.Stack.of(self).synthesizer
+        qualifier = synthesizer.bootstrap_qualifier or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        asset_bucket = f"arn:<AWS::Partition>:s3:::cdk-{qualifier}-assets-<AWS::AccountId>-<AWS::Region>"
         reason = (
             "aws-cdk-lib's Glue job reads its script from the CDK asset bucket; the grant is read-only "
             "and limited to that bucket."
@@ -338,8 +374,28 @@ class GlueDataQualityRole(Construct):
 
     Example::
 
-        dq = GlueDataQualityRole(self, "DqRole", database_name="sales_dev_processed", table_name="events",
-                                 bucket=processed_bucket, prefix="events/")
+        import aws_cdk as cdk
+        from aws_cdk import aws_kms as kms
+        from aws_cdk import aws_s3 as s3
+
+        from etl import GlueDataQualityRole
+
+        app = cdk.App()
+        stack = cdk.Stack(app, "Quality")
+        processed = s3.Bucket(
+            stack, "Processed",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=kms.Key(stack, "Key", enable_key_rotation=True),
+            enforce_ssl=True,
+        )
+        dq = GlueDataQualityRole(
+            stack, "DqRole",
+            database_name="sales_dev_processed", table_name="events",
+            bucket=processed, prefix="events/",
+        )
+        print(dq.role.role_arn)  # pass it to StartDataQualityRulesetEvaluationRun
+        app.synth()
+
     """
 
     def __init__(
@@ -448,8 +504,16 @@ class GlueFailureAlerts(Construct):
 
     Example::
 
-        GlueFailureAlerts(self, "GlueAlerts", topic=alerts, job_names=[job.job_name],
-                          crawler_names=[catalog.crawler_name("raw")])
+        import aws_cdk as cdk
+        from aws_cdk import aws_sns as sns
+
+        from etl import GlueFailureAlerts
+
+        app = cdk.App()
+        stack = cdk.Stack(app, "Alerts")
+        alerts = sns.Topic(stack, "Alerts", enforce_ssl=True, master_key=None)
+        GlueFailureAlerts(stack, "GlueAlerts", topic=alerts, job_names=["sales-dev-raw-to-processed"])
+        app.synth()
 
     Args:
         topic: where the alerts go.

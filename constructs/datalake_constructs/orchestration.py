@@ -1,6 +1,8 @@
 """Event-driven Step Functions pipeline: raw arrival -> crawl -> ETL -> data quality -> consumer zone.
 
 Depends only on aws-cdk-lib, ``constructs`` and the standard library: copy this one file into your app.
+Requires Python >= 3.11 and aws-cdk-lib >= 2.275.0: the versions it is tested with, its example
+run alone in fresh apps (tests/copy_paste). Import it by its file name: ``from orchestration import ...``.
 """
 
 from __future__ import annotations
@@ -149,18 +151,44 @@ class DataPipelineOrchestration(Construct):
 
     Example::
 
-        DataPipelineOrchestration(
-            self, "Pipeline",
-            state_machine_name="sales-dev-pipeline",
-            trigger_bucket=raw_bucket, trigger_prefix="events/",
+        import aws_cdk as cdk
+        from aws_cdk import aws_iam as iam
+        from aws_cdk import aws_kms as kms
+        from aws_cdk import aws_s3 as s3
+        from aws_cdk import aws_sns as sns
 
-            raw_to_processed_job="sales-dev-raw-to-processed",
+        from orchestration import DataPipelineOrchestration, DataQualityCheck, QualityGate, RunManifest
+
+        app = cdk.App()
+        stack = cdk.Stack(app, "Pipeline")
+        key = kms.Key(stack, "Key", enable_key_rotation=True)
+        raw, processed = (
+            s3.Bucket(
+                stack, name,
+                encryption=s3.BucketEncryption.KMS, encryption_key=key,
+                enforce_ssl=True, event_bridge_enabled=True,
+            )
+            for name in ("Raw", "Processed")
+        )
+        alerts = sns.Topic(stack, "Alerts", master_key=key, enforce_ssl=True)
+        quality_role = iam.Role(stack, "QualityRole", assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
+        DataPipelineOrchestration(
+            stack, "Pipeline",
+            state_machine_name="sales-dev-pipeline",
+            trigger_bucket=raw, trigger_prefix="events/",
+            raw_to_processed_job="sales-dev-raw-to-processed",          # Glue jobs defined elsewhere
             processed_to_consumer_job="sales-dev-processed-to-consumer",
             quality_check=DataQualityCheck(
-                ruleset_name=..., database_name=..., table_name="events", role=dq_role
+                ruleset_name="sales-dev-processed-events",
+                database_name="sales_dev_processed",
+                table_name="events",
+                role=quality_role,
+                gate=QualityGate.FAIL,
+                batch=RunManifest(bucket=processed, prefix="events/_runs/"),
             ),
-            alert_topic=alerts, alert_key=alerts_key, log_key=key,
+            alert_topic=alerts, alert_key=key, log_key=key,
         )
+        app.synth()
 
     Args:
         state_machine_name: physical name (the concurrency guard needs it before the machine exists).
@@ -897,10 +925,13 @@ def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
 
 
 def _nag_format(scope: IConstruct, value: object) -> str:
-    """How cdk-nag renders a value in a finding (``<AWS::Region>`` ...)."""
+    """How cdk-nag renders a value in a finding (``<LogicalId.Arn>``, ``<AWS::Region>`` ...)."""
     resolved = cdk.Stack.of(scope).resolve(value)
     if isinstance(resolved, dict) and "Ref" in resolved:
         return f"<{resolved['Ref']}>"
+    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+        logical_id, attribute = resolved["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
     if isinstance(resolved, dict) and "Fn::Join" in resolved:
         separator, parts = resolved["Fn::Join"]
         return str(separator).join(_nag_format(scope, part) for part in parts)

@@ -1,6 +1,8 @@
 """Amazon Data Firehose delivery into the raw zone, dynamically partitioned, losing no record.
 
 Depends only on aws-cdk-lib, ``constructs`` and the standard library: copy this one file into your app.
+Requires Python >= 3.11 and aws-cdk-lib >= 2.275.0: the versions it is tested with, its example
+run alone in fresh apps (tests/copy_paste). Import it by its file name: ``from raw_zone_delivery import ...``.
 """
 
 from __future__ import annotations
@@ -42,15 +44,30 @@ class RawZoneDeliveryStream(Construct):
 
     Example::
 
-        delivery = RawZoneDeliveryStream(
-            self, "ToRaw",
-            destination_bucket=storage.raw_bucket,
-            source_stream=events.stream,          # omit for Direct PUT
-            processor=transform_function,         # optional
-            encryption_key=key,
-            alarm_topic=alerts,
+        import aws_cdk as cdk
+        from aws_cdk import aws_iam as iam
+        from aws_cdk import aws_kms as kms
+        from aws_cdk import aws_s3 as s3
+
+        from raw_zone_delivery import RawZoneDeliveryStream
+
+        app = cdk.App()
+        stack = cdk.Stack(app, "Ingestion")
+        key = kms.Key(stack, "Key", enable_key_rotation=True)
+        raw = s3.Bucket(
+            stack, "Raw", encryption=s3.BucketEncryption.KMS, encryption_key=key, enforce_ssl=True
         )
-        delivery.grant_put_records(producer_role)  # Direct PUT producers
+        delivery = RawZoneDeliveryStream(
+            stack, "ToRaw",
+            destination_bucket=raw,
+            encryption_key=key,
+            # Direct PUT; pass source_stream=<a kinesis.IStream> to read a stream instead (then producers
+            # write to the stream, and grant_put_records refuses).
+            # Without a processor, partition keys come from the records by jq.
+        )
+        producer = iam.Role(stack, "Producer", assumed_by=iam.AccountRootPrincipal())
+        delivery.grant_put_records(producer)
+        app.synth()
 
     Args:
         destination_bucket: the raw-zone bucket.

@@ -1,6 +1,8 @@
 """Redshift for the serving layer: Serverless by default or a provisioned RA3 cluster, private and encrypted.
 
 Depends only on aws-cdk-lib, ``constructs`` and the standard library: copy this one file into your app.
+Requires Python >= 3.11 and aws-cdk-lib >= 2.275.0: the versions it is tested with, its example
+run alone in fresh apps (tests/copy_paste). Import it by its file name: ``from redshift import ...``.
 aws-cdk-lib has no Redshift L2 (the provisioned one is still an alpha package and Serverless has none),
 so the namespace, workgroup and cluster are L1 resources configured here with secure defaults.
 """
@@ -97,11 +99,36 @@ class RedshiftWarehouse(Construct):
 
     Example::
 
-        warehouse = RedshiftWarehouse(self, "Warehouse", name="sales-dev", vpc=network.vpc,
-                                      encryption_key=key, alert_topic=alerts)
-        warehouse.grant_spectrum_read(consumer_bucket, "daily/", databases=["sales_dev_consumer"],
-                                      data_key=zone_key)
-        warehouse.external_schema_sql("consumer", "sales_dev_consumer")
+        import aws_cdk as cdk
+        from aws_cdk import aws_ec2 as ec2
+        from aws_cdk import aws_kms as kms
+        from aws_cdk import aws_s3 as s3
+        from aws_cdk import aws_sns as sns
+
+        from redshift import RedshiftWarehouse
+
+        app = cdk.App()
+        # Serverless needs subnets in three AZs: a stack with an account and region.
+        stack = cdk.Stack(app, "Warehouse", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+        key = kms.Key(stack, "Key", enable_key_rotation=True)
+        vpc = ec2.Vpc(
+            stack, "Vpc",
+            max_azs=3,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            ],
+        )
+        consumer = s3.Bucket(
+            stack, "Consumer", encryption=s3.BucketEncryption.KMS, encryption_key=key, enforce_ssl=True
+        )
+        alerts = sns.Topic(stack, "Alerts", master_key=key, enforce_ssl=True)
+        warehouse = RedshiftWarehouse(
+            stack, "Warehouse", name="sales-dev", vpc=vpc, encryption_key=key, alert_topic=alerts
+        )
+        warehouse.grant_spectrum_read(consumer, "daily/", databases=["sales_dev_consumer"], data_key=key)
+        print(warehouse.external_schema_sql("consumer", "sales_dev_consumer"))
+        app.synth()
 
     Args:
         name: namespace/workgroup or cluster name, 3-63 lowercase letters, digits or hyphens.
@@ -168,6 +195,13 @@ class RedshiftWarehouse(Construct):
         self.encryption_key = encryption_key
         self._stack = cdk.Stack.of(self)
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        if self.deployment == RedshiftDeployment.SERVERLESS and len(set(subnets.availability_zones)) < 3:
+            raise ValueError(
+                f"vpc: Redshift Serverless needs PRIVATE_ISOLATED subnets in at least three availability "
+                f"zones; this VPC has them in {len(set(subnets.availability_zones))}. An "
+                "environment-agnostic stack sees two AZs: give the stack an account and region "
+                "(env=cdk.Environment(...)), or pass a VPC with three AZs"
+            )
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -178,6 +212,25 @@ class RedshiftWarehouse(Construct):
         )
         for peer in client_peers if client_peers is not None else [ec2.Peer.ipv4(vpc.vpc_cidr_block)]:
             self.security_group.add_ingress_rule(peer, ec2.Port.tcp(port), "Redshift clients")
+        if client_peers is None and cdk.Token.is_unresolved(vpc.vpc_cidr_block):
+            # The rules cannot evaluate a CIDR known only at deploy time and flag it as open.
+            reason = (
+                f"Ingress is the VPC's own CIDR on port {port} only; the CIDR is a deploy-time value "
+                "(the VPC's CidrBlock attribute) that the rule cannot evaluate. Pass client_peers with a "
+                "literal CIDR to let it check."
+            )
+            for rule in (
+                "AwsSolutions-EC23",
+                "NIST.800.53.R5-EC2RestrictedCommonPorts",
+                "NIST.800.53.R5-EC2RestrictedSSH",
+                "HIPAA.Security-EC2RestrictedCommonPorts",
+                "HIPAA.Security-EC2RestrictedSSH",
+                "PCI.DSS.321-EC2RestrictedCommonPorts",
+                "PCI.DSS.321-EC2RestrictedSSH",
+            ):
+                cdk.Validations.of(self.security_group).acknowledge(
+                    cdk.Acknowledgment(id=rule, reason=reason)
+                )
         self.security_group.add_egress_rule(
             ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC interface endpoints"
         )
@@ -194,8 +247,9 @@ class RedshiftWarehouse(Construct):
             ),
             description=f"Redshift {name}: COPY, UNLOAD and Spectrum on the data-lake zones",
         )
-        # One managed policy (not inline statements) so grants stay reviewable in one document.
-        self.policy = iam.ManagedPolicy(self, "DefaultRolePolicy", roles=[self.role])
+        # One managed policy (not inline statements) so grants stay reviewable in one document; made by
+        # the first grant_* (IAM rejects an empty one, and a role without grants needs none).
+        self.policy: iam.ManagedPolicy | None = None
         self.alarms: list[cloudwatch.Alarm] = []
 
         # Redshift writes its audit logs into these groups when they exist (else it creates them
@@ -545,7 +599,7 @@ class RedshiftWarehouse(Construct):
             self._stack.format_arn(service="glue", resource="table", resource_name=f"{d}/*")
             for d in databases
         ]
-        self.policy.add_statements(
+        self._grant_policy().add_statements(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]),
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
@@ -576,7 +630,7 @@ class RedshiftWarehouse(Construct):
                 arn, f"Spectrum reads the tables crawlers create in {database}; their names are data-driven."
             )
         if data_key is not None:
-            self.policy.add_statements(
+            self._grant_policy().add_statements(
                 iam.PolicyStatement(actions=["kms:Decrypt", "kms:DescribeKey"], resources=[data_key.key_arn])
             )
 
@@ -585,7 +639,7 @@ class RedshiftWarehouse(Construct):
         there ("For UNLOAD to Amazon S3, GET, LIST, and PUT permissions", its access-permission notes),
         and delete for UNLOAD ... CLEANPATH, which removes the path's files first."""
         _check_prefix(prefix)
-        self.policy.add_statements(
+        self._grant_policy().add_statements(
             iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 resources=[bucket.arn_for_objects(f"{prefix}*")],
@@ -601,14 +655,19 @@ class RedshiftWarehouse(Construct):
             f"UNLOAD writes, lists and (CLEANPATH) replaces files it names itself under {prefix} only.",
         )
         if data_key is not None:
-            self.policy.add_statements(
+            self._grant_policy().add_statements(
                 iam.PolicyStatement(
                     actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[data_key.key_arn]
                 )
             )
 
+    def _grant_policy(self) -> iam.ManagedPolicy:
+        if self.policy is None:
+            self.policy = iam.ManagedPolicy(self, "DefaultRolePolicy", roles=[self.role])
+        return self.policy
+
     def _acknowledge_wildcard(self, resource: str, reason: str) -> None:
-        cdk.Validations.of(self.policy).acknowledge(
+        cdk.Validations.of(self._grant_policy()).acknowledge(
             cdk.Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{_nag_format(self, resource)}]", reason=reason
             )
@@ -813,10 +872,13 @@ def _validate(  # noqa: PLR0917 (one private call site; keyword-only would only 
 
 
 def _nag_format(scope: IConstruct, value: object) -> str:
-    """How cdk-nag renders a value in a finding (``<AWS::Region>`` ...)."""
+    """How cdk-nag renders a value in a finding (``<LogicalId.Arn>``, ``<AWS::Region>`` ...)."""
     resolved = cdk.Stack.of(scope).resolve(value)
     if isinstance(resolved, dict) and "Ref" in resolved:
         return f"<{resolved['Ref']}>"
+    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+        logical_id, attribute = resolved["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
     if isinstance(resolved, dict) and "Fn::Join" in resolved:
         separator, parts = resolved["Fn::Join"]
         return str(separator).join(_nag_format(scope, part) for part in parts)

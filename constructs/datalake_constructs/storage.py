@@ -1,6 +1,8 @@
 """Medallion storage zones of a data lake: raw, processed and consumer S3 buckets.
 
 Depends only on aws-cdk-lib, ``constructs`` and the standard library: copy this one file into your app.
+Requires Python >= 3.11 and aws-cdk-lib >= 2.275.0: the versions it is tested with, its example
+run alone in fresh apps (tests/copy_paste). Import it by its file name: ``from storage import ...``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 # than 30 days after the IA one.
 _MIN_IA_DAYS = 30
 _MIN_DAYS_IN_IA = 30
+_S3_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 
 
 class DataLakeZone(enum.StrEnum):
@@ -150,15 +153,25 @@ class DataLakeStorage(Construct):
 
     Example::
 
+        import aws_cdk as cdk
+        from aws_cdk import aws_iam as iam
+
+        from storage import DataLakeStorage, DataLakeZone, ZoneLifecycle
+
+        app = cdk.App()
+        stack = cdk.Stack(app, "Storage")
         storage = DataLakeStorage(
-            self, "DataLake",
+            stack, "DataLake",
             bucket_name_prefix="analytics-dev",
             raw_lifecycle=ZoneLifecycle(
-                infrequent_access_after=Duration.days(30), glacier_after=Duration.days(90)
+                infrequent_access_after=cdk.Duration.days(30), glacier_after=cdk.Duration.days(90)
             ),
         )
-        storage.grant_write(DataLakeZone.RAW, ingestion_role)
-        storage.grant_read(DataLakeZone.PROCESSED, analyst_role, objects_key_pattern="sales/*")
+        ingestion = iam.Role(stack, "Ingestion", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
+        analyst = iam.Role(stack, "Analyst", assumed_by=iam.AccountRootPrincipal())
+        storage.grant_write(DataLakeZone.RAW, ingestion)
+        storage.grant_read(DataLakeZone.PROCESSED, analyst, objects_key_pattern="sales/*")
+        app.synth()
 
     Args:
         encryption_key: KMS key for the zone buckets. Default: a new customer-managed key with
@@ -198,6 +211,10 @@ class DataLakeStorage(Construct):
         auto_delete_objects: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Log delivery through the log bucket's policy (not the LogDeliveryWrite ACL, which object
+        # ownership BUCKET_OWNER_ENFORCED forbids), whatever the host app's feature flags: set for this
+        # construct's subtree, before any child exists.
+        self.node.set_context(_S3_ACCESS_LOGS_USE_BUCKET_POLICY, True)
 
         # --- validation: fail synth with a clear message, before creating anything ---
         if bucket_name_prefix is not None:

@@ -44,6 +44,27 @@ def template() -> Template:
     return Template.from_stack(stack)
 
 
+def test_without_a_log_bucket_the_results_are_access_logged_to_one_of_its_own(template: Template) -> None:
+    buckets = template.find_resources("AWS::S3::Bucket")
+    (results,) = [b for i, b in buckets.items() if i.startswith("AthenaResults")]
+    (logs_id, logs) = next((i, b) for i, b in buckets.items() if i.startswith("AthenaAccessLogs"))
+
+    assert results["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": logs_id},
+        "LogFilePrefix": "athena-results/",
+    }
+    # S3 log delivery needs SSE-S3 on the target, and writes through its bucket policy (not an ACL)
+    encryption = logs["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption == [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    assert "AccessControl" not in logs["Properties"]
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": logs_id}
+    ]
+    assert "logging.s3.amazonaws.com" in str(policy["Properties"]["PolicyDocument"])
+
+
 def workgroup(template: Template, name: str) -> dict[str, Any]:
     (found,) = [
         w
@@ -71,7 +92,9 @@ def test_bytes_scanned_cutoff_default_and_per_persona(template: Template) -> Non
 def test_results_go_to_a_per_workgroup_prefix_encrypted_with_the_key(template: Template) -> None:
     results = workgroup(template, "analysts")["ResultConfiguration"]
     (key_id,) = template.find_resources("AWS::KMS::Key")
-    (bucket_id,) = template.find_resources("AWS::S3::Bucket")
+    (bucket_id,) = [
+        b for b in template.find_resources("AWS::S3::Bucket") if b.startswith("AthenaResultsBucket")
+    ]
 
     assert results["EncryptionConfiguration"] == {
         "EncryptionOption": "SSE_KMS",
@@ -82,7 +105,9 @@ def test_results_go_to_a_per_workgroup_prefix_encrypted_with_the_key(template: T
 
 
 def test_results_bucket_is_kms_encrypted_private_tls_only_and_expires_results(template: Template) -> None:
-    (bucket,) = template.find_resources("AWS::S3::Bucket").values()
+    (bucket,) = [
+        b for i, b in template.find_resources("AWS::S3::Bucket").items() if i.startswith("AthenaResults")
+    ]
     props = bucket["Properties"]
     (key_id,) = template.find_resources("AWS::KMS::Key")
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
@@ -103,7 +128,11 @@ def test_results_bucket_is_kms_encrypted_private_tls_only_and_expires_results(te
     (rule,) = props["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == 30
     assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
-    (policy,) = template.find_resources("AWS::S3::BucketPolicy").values()
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"]["Ref"].startswith("AthenaResults")
+    ]
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert {"Bool": {"aws:SecureTransport": "false"}} in [s["Condition"] for s in denies]
     assert bucket["DeletionPolicy"] == "Retain"

@@ -399,3 +399,39 @@ def test_defaults(serverless: Template) -> None:
     assert cluster["AutomatedSnapshotRetentionPeriod"] == 7
     assert cluster["PreferredMaintenanceWindow"] == "sun:03:00-sun:03:30"
     assert (cluster["Port"], cluster["DBName"], cluster["MasterUsername"]) == (5440, "analytics", "dbadmin")
+
+
+def test_without_grants_the_role_has_no_empty_managed_policy() -> None:
+    warehouse, stack = build(grant=False)
+    template = Template.from_stack(stack)  # synthesizes: IAM would reject an empty managed policy
+
+    assert warehouse.policy is None
+    assert template.find_resources("AWS::IAM::ManagedPolicy") == {}
+
+
+def test_a_grant_on_a_bucket_of_the_same_app_is_acknowledged_in_its_getatt_form() -> None:
+    from stacks.compliance import nag_violations  # noqa: PLC0415
+
+    warehouse, stack = build(grant=False)
+    bucket = s3.Bucket(stack, "Data", enforce_ssl=True)  # its ARN is a Fn::GetAtt in the policy
+    warehouse.grant_spectrum_read(bucket, "daily/", databases=["sales_dev_consumer"])
+
+    iam5 = [v for v in nag_violations(warehouse) if v[0].startswith("AwsSolutions-IAM5")]
+    assert iam5 == []
+
+
+def test_serverless_in_an_environment_agnostic_stack_fails_asking_for_three_azs() -> None:
+    stack = cdk.Stack(app_with_context(), "Agnostic")  # sees two AZs
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="i", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+
+    with pytest.raises(
+        ValueError,
+        match=r"vpc: Redshift Serverless needs PRIVATE_ISOLATED subnets in at least "
+        r"three availability zones; this VPC has them in 2\..*env=cdk\.Environment",
+    ):
+        RedshiftWarehouse(stack, "Warehouse", name="sales-dev", vpc=vpc, encryption_key=kms.Key(stack, "Key"))
