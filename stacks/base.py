@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -34,13 +35,15 @@ class PlatformStack(cdk.Stack):
         shared = self.shared_key
         if shared is not None:
             return shared
-        return kms.Key(
+        key = kms.Key(
             self,
             construct_id,
             description=f"{self.config.name_prefix} {purpose}",
             enable_key_rotation=True,
             removal_policy=self.config.removal_policy,
         )
+        limit_grants_to_aws_services(key)
+        return key
 
     @property
     def shared_key(self) -> kms.IKey | None:
@@ -55,3 +58,23 @@ class PlatformStack(cdk.Stack):
                 f"sharedEncryptionKey: the {operations_name} stack and its key must be created first"
             )
         return key
+
+
+def limit_grants_to_aws_services(key: kms.IKey) -> None:
+    """Only AWS services may create grants on a key made here (AWS Control Tower CT.KMS.PR.3): people
+    and roles use the key through its policy and IAM; services integrated with KMS (Redshift, Firehose,
+    CloudWatch Logs ...) create the grants they need on their resources' behalf."""
+    if not isinstance(key, kms.Key):
+        return
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={
+                "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+            },
+        )
+    )

@@ -15,6 +15,7 @@ from datalake_constructs.data_stream import IngestionDataStream
 from datalake_constructs.raw_zone_delivery import RawZoneDeliveryStream
 from datalake_constructs.storage import DataLakeStorage, DataLakeZone
 from stacks.base import PlatformStack
+from stacks.compliance import guard_suppress
 from stacks.config import PlatformConfig
 from stacks.references import zone_bucket
 
@@ -147,6 +148,7 @@ class IngestionStack(PlatformStack):
         )
         # aws-cdk-lib adds a DependsOn on the role that the function's GetAtt already implies (W3005).
         cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        guard_suppress(cfn_function, "lambda_inside_vpc_check", no_vpc)
         role = function.role
         assert role is not None
         cdk.Validations.of(role).acknowledge(

@@ -1,16 +1,20 @@
-"""Template validators shared by ``make synth`` and the test suite: CloudFormation Validate, cfn-lint
-and checkov.
+"""Template validators shared by ``make synth`` and the test suite: CloudFormation Validate, cfn-lint,
+checkov and AWS Control Tower's proactive controls (cfn-guard).
 
 cdk-nag runs inside ``cdk synth`` (a policy-validation plugin that fails synth on any finding); this
-module checks the synthesized templates with three CloudFormation-level scanners and prints the
+module checks the synthesized templates with four CloudFormation-level scanners and prints the
 summary ``make synth`` shows. Usage: ``python -m tests.validators cdk.out``.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
+import re
 import subprocess
 import sys
+import tarfile
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -183,6 +187,111 @@ def run_checkov(templates: list[Path]) -> CheckovResult:
     return CheckovResult(passed=passed, skipped=skipped, failed=failed, skips=skips)
 
 
+GUARD_PACKAGE = "cdklabs-cdk-validator-cfnguard"
+
+
+@cache
+def _cfn_guard() -> tuple[Path, Path]:
+    """(the cfn-guard binary, the Control Tower rules folder), unpacked once from the jsii bundle of the
+    pinned ``cdklabs-cdk-validator-cfnguard`` into ``.tools/cfn-guard/<version>/``."""
+    version = importlib.metadata.version(GUARD_PACKAGE)
+    folder = ROOT / ".tools" / "cfn-guard" / version
+    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[
+        platform.machine().lower()
+    ]
+    system = "macos" if sys.platform == "darwin" else "ubuntu"
+    binary = folder / "package" / "bin" / system / machine / "cfn-guard"
+    rules = folder / "package" / "rules" / "control-tower" / "cfn-guard"
+    if not binary.exists():
+        (bundle,) = [
+            f.locate() for f in importlib.metadata.files(GUARD_PACKAGE) or [] if str(f).endswith(".jsii.tgz")
+        ]
+        folder.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(Path(str(bundle))) as archive:
+            archive.extractall(folder, filter="data")
+        binary.chmod(0o755)
+    return binary, rules
+
+
+def _json_documents(text: str) -> list[dict[str, Any]]:
+    """cfn-guard's JSON output: one document per rule file, concatenated."""
+    decoder, documents, index = json.JSONDecoder(), [], 0
+    while index < len(text):
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index < len(text):
+            document, index = decoder.raw_decode(text, index)
+            documents.append(document)
+    return documents
+
+
+def _control(failure: Any) -> str:
+    """The control's id and title (``CT.S3.PR.2: Require ...``) from a failure's messages."""
+    if isinstance(failure, dict):
+        message = failure.get("custom_message")
+        if isinstance(message, str) and "[CT." in message:
+            line = message.strip().splitlines()[0]
+            return line.replace("[", "", 1).replace("]", "", 1)
+        for value in failure.values():
+            if found := _control(value):
+                return found
+    if isinstance(failure, list):
+        for value in failure:
+            if found := _control(value):
+                return found
+    return ""
+
+
+def guard_suppressions(resource: dict[str, Any]) -> dict[str, str]:
+    """rule -> reason of the controls a resource suppresses: ``Metadata.guard.SuppressedRules`` (the
+    cfn-guard rules registry's convention) with a reason per rule in ``Metadata.guard.Reasons``."""
+    guard = resource.get("Metadata", {}).get("guard", {})
+    reasons = guard.get("Reasons", {})
+    return {rule: str(reasons.get(rule, "")) for rule in guard.get("SuppressedRules", [])}
+
+
+def run_cfn_guard(templates: list[Path]) -> list[Finding]:
+    """AWS Control Tower's proactive controls, the cfn-guard rules that ``cdklabs-cdk-validator-cfnguard``
+    bundles, run by the cfn-guard binary it bundles. A failure on a resource that suppresses the rule
+    with a reason is accepted; a suppression without a reason is itself a finding."""
+    binary, rules = _cfn_guard()
+    findings: list[Finding] = []
+    for template in templates:
+        resources: dict[str, Any] = json.loads(template.read_text()).get("Resources", {})
+        result = subprocess.run(
+            [
+                str(binary),
+                *("validate", "--rules", str(rules), "--data", str(template)),
+                *("--output-format", "json", "--show-summary", "none"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode not in (0, 19):  # 19: some rule failed
+            raise RuntimeError(f"cfn-guard failed on {template.name}: {result.stderr[-2000:]}")
+        for document in _json_documents(result.stdout):
+            for failure in document.get("not_compliant", []):
+                rule = failure["Rule"]["name"]
+                failing = sorted(set(re.findall(r"/Resources/([A-Za-z0-9]+)", json.dumps(failure))))
+                for logical_id in failing or [""]:
+                    suppressed = guard_suppressions(resources.get(logical_id, {}))
+                    if suppressed.get(rule):
+                        continue
+                    findings.append(
+                        Finding(
+                            tool="cfn-guard",
+                            template=template.name,
+                            rule=rule,
+                            resource=logical_id,
+                            message=(
+                                "suppressed without a reason" if rule in suppressed else _control(failure)
+                            ),
+                        )
+                    )
+    return findings
+
+
 def nag_report(outdir: Path) -> list[str]:
     """Violations recorded by the cdk-nag plugins in the cloud assembly (synth fails if any)."""
     report_file = outdir / "validation-report.json"
@@ -213,16 +322,19 @@ def main(argv: list[str]) -> int:
     validate = run_cloudformation_validate(templates)
     lint = run_cfn_lint(templates)
     checkov = run_checkov(templates)
+    guard = run_cfn_guard(templates)
     print(
         f"\ncdk-nag (AwsSolutions, NIST 800-53 R5, HIPAA, PCI DSS 3.2.1): {len(nag)} unacknowledged"
         f"\nCloudFormation Validate (CDK's built-in validation): {len(validate)} findings"
         f"\ncfn-lint: {len(lint)} findings"
         f"\ncheckov: {checkov.passed} passed, {len(checkov.failed)} failed, "
         f"{checkov.skipped} skipped with a reason"
+        f"\nAWS Control Tower proactive controls (cfn-guard): {len(guard)} failures not suppressed "
+        "with a reason"
     )
-    for finding in [*nag, *validate, *lint, *checkov.failed]:
+    for finding in [*nag, *validate, *lint, *checkov.failed, *guard]:
         print(f"  {finding}")
-    return 1 if nag or validate or lint or checkov.failed else 0
+    return 1 if nag or validate or lint or checkov.failed or guard else 0
 
 
 if __name__ == "__main__":

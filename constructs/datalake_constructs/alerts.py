@@ -91,6 +91,8 @@ class AlertTopic(Construct):
                 removal_policy=removal_policy,
             )
         )
+        if encryption_key is None:
+            _limit_grants_to_aws_services(self.key)
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
         alarms = cdk.Stack.of(self).format_arn(
             service="cloudwatch",
@@ -160,3 +162,23 @@ def _targets(alarm: cloudwatch.Alarm, topic: sns.ITopic) -> bool:
     actions = cdk.Stack.of(alarm).resolve(cfn.alarm_actions) or []
     wanted = cdk.Stack.of(alarm).resolve(topic.topic_arn)
     return any(action == wanted for action in actions)
+
+
+def _limit_grants_to_aws_services(key: kms.IKey) -> None:
+    """Only AWS services may create grants on a key made here (AWS Control Tower CT.KMS.PR.3): people
+    and roles use the key through its policy and IAM; services integrated with KMS (Redshift, Firehose,
+    CloudWatch Logs ...) create the grants they need on their resources' behalf."""
+    if not isinstance(key, kms.Key):
+        return
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={
+                "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+            },
+        )
+    )

@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 ENGINE_VERSION = "Athena engine version 3"
 MIN_CUTOFF_BYTES = 10_000_000  # Athena's smallest per-query data-usage control
@@ -173,6 +173,16 @@ class AthenaWorkgroups(Construct):
                 )
             )
 
+        _guard_suppress(
+            self.results_bucket,
+            "s3_bucket_object_lock_enabled_check",
+            "Query results are disposable copies that expire by lifecycle, which Object Lock would block.",
+        )
+        _guard_suppress(
+            self.results_bucket,
+            "s3_event_notifications_enabled_check",
+            "Nothing consumes the arrival of query results; Athena returns them to the caller.",
+        )
         self.workgroups: dict[str, athena.CfnWorkGroup] = {}
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self.named_queries: list[athena.CfnNamedQuery] = []
@@ -276,6 +286,24 @@ class AthenaWorkgroups(Construct):
                 "is audited by CloudTrail.",
             )
         )
+        for rule, why in (
+            ("s3_bucket_default_encryption_kms_check", kms_reason),
+            (
+                "s3_bucket_logging_enabled_check",
+                "This is the access-log target; logging it to itself would loop. API access to it is "
+                "audited by CloudTrail.",
+            ),
+            (
+                "s3_event_notifications_enabled_check",
+                "Nothing consumes the arrival of access-log files: they are read on demand, when someone "
+                "audits requests.",
+            ),
+            (
+                "s3_bucket_object_lock_enabled_check",
+                "Access logs expire by lifecycle (their retention), which Object Lock (WORM) would block.",
+            ),
+        ):
+            _guard_suppress(bucket, rule, why)
         cfn = bucket.node.default_child
         assert isinstance(cfn, cdk.CfnResource)
         cfn.add_metadata(
@@ -424,5 +452,19 @@ def _acknowledge_cdk_provider(scope: Construct, provider_id: str, purpose: str) 
     )
     skips = [{"id": check, "comment": reason} for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")]
     handler.add_metadata("checkov", {"skip": skips})
+    _guard_suppress(handler, "lambda_inside_vpc_check", reason)
     # aws-cdk-lib adds a DependsOn on the role that the handler's GetAtt already implies (W3005).
     handler.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+
+
+def _guard_suppress(scope: IConstruct, rule: str, reason: str) -> None:
+    """Record an AWS Control Tower proactive control (a cfn-guard rule) that does not apply to a
+    resource, with the reason, in its metadata (``guard.SuppressedRules``, the cfn-guard rules registry's
+    convention, and ``guard.Reasons``)."""
+    resource = scope if isinstance(scope, cdk.CfnResource) else scope.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    guard = resource.get_metadata("guard") or {}
+    rules = [r for r in guard.get("SuppressedRules", []) if r != rule] + [rule]
+    resource.add_metadata(
+        "guard", {"SuppressedRules": rules, "Reasons": {**guard.get("Reasons", {}), rule: reason}}
+    )

@@ -84,6 +84,8 @@ class IngestionDataStream(Construct):
                 removal_policy=removal_policy,
             )
         )
+        if encryption_key is None:
+            _limit_grants_to_aws_services(self.encryption_key)
         self.stream = kinesis.Stream(
             self,
             "Stream",
@@ -181,3 +183,23 @@ def _validate(
             f"expected {MIN_RETENTION_HOURS} to {MAX_RETENTION_HOURS} hours"
         )
     return hours
+
+
+def _limit_grants_to_aws_services(key: kms.IKey) -> None:
+    """Only AWS services may create grants on a key made here (AWS Control Tower CT.KMS.PR.3): people
+    and roles use the key through its policy and IAM; services integrated with KMS (Redshift, Firehose,
+    CloudWatch Logs ...) create the grants they need on their resources' behalf."""
+    if not isinstance(key, kms.Key):
+        return
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={
+                "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+            },
+        )
+    )

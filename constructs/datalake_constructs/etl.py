@@ -348,7 +348,10 @@ class GlueEtlJob(Construct):
         # --qualifier); an app with another synthesizer names its own bucket, acknowledged by the app.
         synthesizer = cdk.Stack.of(self).synthesizer
         qualifier = synthesizer.bootstrap_qualifier or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
-        asset_bucket = f"arn:<AWS::Partition>:s3:::cdk-{qualifier}-assets-<AWS::AccountId>-<AWS::Region>"
+        stack = cdk.Stack.of(self)  # literal account and region where the stack has them
+        asset_bucket = _nag_format(
+            self, f"arn:{stack.partition}:s3:::cdk-{qualifier}-assets-{stack.account}-{stack.region}"
+        )
         reason = (
             "aws-cdk-lib's Glue job reads its script from the CDK asset bucket; the grant is read-only "
             "and limited to that bucket."

@@ -16,7 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 _SERVICE_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*$")
 
@@ -111,6 +111,14 @@ class IsolatedVpc(Construct):
                 )
             },
         )
+        for subnet in self.vpc.isolated_subnets:
+            cfn_subnet = subnet.node.default_child
+            if isinstance(cfn_subnet, ec2.CfnSubnet) and not cdk.Token.is_unresolved(
+                cfn_subnet.availability_zone
+            ):
+                # A stack with an account and region gets its AZs from CDK's context lookup
+                # (cdk.context.json): literal on purpose, so cfn-lint's W3010 does not apply.
+                cfn_subnet.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
         self.s3_endpoint = self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
         if s3_own_account_only:
             # The first statement replaces the endpoint's default allow-all policy. Gateway endpoint
@@ -239,5 +247,19 @@ def _acknowledge_cdk_provider(scope: Construct, provider_id: str, purpose: str) 
     )
     skips = [{"id": check, "comment": reason} for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")]
     handler.add_metadata("checkov", {"skip": skips})
+    _guard_suppress(handler, "lambda_inside_vpc_check", reason)
     # aws-cdk-lib adds a DependsOn on the role that the handler's GetAtt already implies (W3005).
     handler.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+
+
+def _guard_suppress(scope: IConstruct, rule: str, reason: str) -> None:
+    """Record an AWS Control Tower proactive control (a cfn-guard rule) that does not apply to a
+    resource, with the reason, in its metadata (``guard.SuppressedRules``, the cfn-guard rules registry's
+    convention, and ``guard.Reasons``)."""
+    resource = scope if isinstance(scope, cdk.CfnResource) else scope.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    guard = resource.get_metadata("guard") or {}
+    rules = [r for r in guard.get("SuppressedRules", []) if r != rule] + [rule]
+    resource.add_metadata(
+        "guard", {"SuppressedRules": rules, "Reasons": {**guard.get("Reasons", {}), rule: reason}}
+    )

@@ -169,6 +169,8 @@ class RawZoneDeliveryStream(Construct):
                 removal_policy=removal_policy,
             )
         )
+        if encryption_key is None:
+            _limit_grants_to_aws_services(self.encryption_key)
         self.log_group = logs.LogGroup(
             self,
             "DeliveryLogs",
@@ -524,3 +526,23 @@ def _validate_partition_keys(keys: Sequence[str], dynamic_partitioning: bool) ->
     if len(set(keys)) != len(keys):
         raise ValueError(f"partition_keys: {keys} has duplicates")
     return keys
+
+
+def _limit_grants_to_aws_services(key: kms.IKey) -> None:
+    """Only AWS services may create grants on a key made here (AWS Control Tower CT.KMS.PR.3): people
+    and roles use the key through its policy and IAM; services integrated with KMS (Redshift, Firehose,
+    CloudWatch Logs ...) create the grants they need on their resources' behalf."""
+    if not isinstance(key, kms.Key):
+        return
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={
+                "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+            },
+        )
+    )

@@ -481,6 +481,7 @@ class RedshiftWarehouse(Construct):
             "PCI.DSS.321-LambdaInsideVPC",
         ):
             _acknowledge(provider, rule, reason)
+        _guard_suppress(provider, "lambda_inside_vpc_check", reason)
         role = provider.node.try_find_child("ServiceRole")
         if role is not None:
             _acknowledge(
@@ -883,3 +884,16 @@ def _nag_format(scope: IConstruct, value: object) -> str:
         separator, parts = resolved["Fn::Join"]
         return str(separator).join(_nag_format(scope, part) for part in parts)
     return str(resolved)
+
+
+def _guard_suppress(scope: IConstruct, rule: str, reason: str) -> None:
+    """Record an AWS Control Tower proactive control (a cfn-guard rule) that does not apply to a
+    resource, with the reason, in its metadata (``guard.SuppressedRules``, the cfn-guard rules registry's
+    convention, and ``guard.Reasons``)."""
+    resource = scope if isinstance(scope, cdk.CfnResource) else scope.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    guard = resource.get_metadata("guard") or {}
+    rules = [r for r in guard.get("SuppressedRules", []) if r != rule] + [rule]
+    resource.add_metadata(
+        "guard", {"SuppressedRules": rules, "Reasons": {**guard.get("Reasons", {}), rule: reason}}
+    )

@@ -8,6 +8,7 @@ fail if a validator silently stops checking anything.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,16 @@ from aws_cdk import aws_s3 as s3
 
 from stacks.compliance import PACKS, add_compliance_checks, nag_violations
 from stacks.platform import APP_OPTIONS, build_platform
-from tests.conftest import ENVIRONMENTS, SynthesizedPlatform, app_with_context, cdk_json_context
+from tests.conftest import (
+    ENVIRONMENTS,
+    SynthesizedPlatform,
+    app_with_context,
+    cdk_json_context,
+)
 from tests.validators import (
     CheckovResult,
     Finding,
+    run_cfn_guard,
     run_cfn_lint,
     run_checkov,
     run_cloudformation_validate,
@@ -76,7 +83,11 @@ def acknowledgments(app: cdk.App) -> list[tuple[Any, str, str]]:
 
 
 def test_acknowledgments_are_narrow_and_reasoned(env_platform: SynthesizedPlatform) -> None:
-    found = acknowledgments(env_platform.app)
+    assert_narrow_and_reasoned(env_platform.app)
+
+
+def assert_narrow_and_reasoned(app: cdk.App) -> None:
+    found = acknowledgments(app)
 
     assert found, "expected the documented acknowledgments (e.g. replication) to be present"
     for construct, rule, reason in found:
@@ -165,6 +176,63 @@ def test_checkov_fails_nothing_in_our_templates(checkov: CheckovResult) -> None:
 def test_checkov_does_check(checkov: CheckovResult) -> None:
     control = {f.rule for f in checkov.failed if f.template == "control.template.json"}
     assert {"CKV_AWS_18", "CKV_AWS_21"} <= control  # access logging, versioning
+
+
+@pytest.fixture(scope="module")
+def control_tower(all_templates: list[Path]) -> list[Finding]:
+    return run_cfn_guard(all_templates)
+
+
+def test_control_tower_controls_fail_nothing_in_our_templates(control_tower: list[Finding]) -> None:
+    ours = [f for f in control_tower if f.template != "control.template.json"]
+    assert ours == []
+
+
+def test_control_tower_controls_do_check(control_tower: list[Finding]) -> None:
+    control = {(f.rule, f.resource) for f in control_tower if f.template == "control.template.json"}
+    assert {
+        ("s3_bucket_logging_enabled_check", "PlainBucket"),
+        ("s3_bucket_default_encryption_kms_check", "PlainBucket"),
+        ("s3_bucket_object_lock_enabled_check", "PlainBucket"),
+    } <= control
+
+
+def test_a_control_suppressed_without_a_reason_is_a_finding_and_with_one_is_accepted(tmp_path: Path) -> None:
+    bucket = json.loads(json.dumps(CONTROL_TEMPLATE["Resources"]["PlainBucket"]))
+    bucket["Metadata"] = {
+        "guard": {
+            "SuppressedRules": ["s3_bucket_logging_enabled_check", "s3_bucket_object_lock_enabled_check"],
+            "Reasons": {"s3_bucket_logging_enabled_check": "the log target itself"},
+        }
+    }
+    template = tmp_path / "suppressed.template.json"
+    template.write_text(json.dumps({"Resources": {"PlainBucket": bucket}}))
+
+    found = {(f.rule, f.message) for f in run_cfn_guard([template])}
+
+    assert ("s3_bucket_object_lock_enabled_check", "suppressed without a reason") in found
+    assert not any(rule == "s3_bucket_logging_enabled_check" for rule, _ in found)
+
+
+def test_every_control_suppression_in_our_templates_names_a_rule_that_exists_and_a_reason(
+    all_templates: list[Path],
+) -> None:
+    from tests.validators import _cfn_guard, guard_suppressions  # noqa: PLC0415
+
+    _, rules = _cfn_guard()
+    known = {
+        name
+        for path in rules.rglob("*.guard")
+        for name in re.findall(r"^rule (\w+) when", path.read_text(), flags=re.MULTILINE)
+    }
+    seen = 0
+    for template in all_templates:
+        for resource in json.loads(template.read_text()).get("Resources", {}).values():
+            for rule, reason in guard_suppressions(resource).items():
+                seen += 1
+                assert rule in known, rule
+                assert len(reason) >= MIN_REASON_LENGTH, (rule, reason)
+    assert seen > 0
 
 
 def test_every_checkov_skip_has_a_reason(checkov: CheckovResult) -> None:
