@@ -13,14 +13,20 @@ UV := .tools/uv/bin/uv
 ENV ?= dev
 EVENTS ?= 20000
 CDK_OUT ?=
+APPROVAL ?= broadening
+# Stack names are <project>-<env>-<component>; `make deploy` and `make diff` select ENV's by that prefix.
+PROJECT = $(shell $(PYTHON) -c 'import json; print(json.load(open("cdk.json"))["context"]["datalake"]["project"])')
 
-.PHONY: help install synth test run-local lint format bench bench-etl bench-twin bench-history capacity cost diagram clean
+.PHONY: help install synth test run-local diff deploy check-deployment lint format bench bench-etl bench-twin bench-history capacity cost diagram clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  install, synthesize every stack, run cdk-nag and the template scanners"
 	@echo "make test                  install, ruff + mypy, the whole pytest suite"
 	@echo "make run-local [ENV=dev|prod] [EVENTS=n] [CDK_OUT=dir]"
 	@echo "                           run the synthesized app end to end on this machine (the local twin)"
+	@echo "make diff | deploy | check-deployment [ENV=dev|prod]"
+	@echo "                           after make synth, with AWS credentials: cdk diff, cdk deploy"
+	@echo "                           [APPROVAL=never], read-only checks of the deployed outputs"
 	@echo "make cost                  idle monthly cost of every environment, from its synthesized templates"
 	@echo "make diagram               regenerate docs/architecture.md (Mermaid) from the synthesized dev app"
 	@echo "make lint | format | bench | bench-etl | bench-twin | bench-history | capacity | clean"
@@ -53,6 +59,18 @@ synth: install
 	rm -rf cdk.out
 	cdk synth --quiet -c env=$(ENV)
 	python -m tests.validators cdk.out
+
+# Deployment (README, "Deploy"); the GitHub workflows and the CDK pipeline call these same targets.
+diff: install  ## cdk diff of ENV's stacks against the deployed ones, into cdk.out/diff-ENV.txt
+	@test -f cdk.out/manifest.json || { echo "run make synth ENV=$(ENV) first"; exit 1; }
+	cdk diff --app cdk.out --no-change-set "$(PROJECT)-$(ENV)-*" 2>&1 | tee cdk.out/diff-$(ENV).txt
+
+deploy: install  ## cdk deploy of ENV's stacks from the synthesized cdk.out (APPROVAL=never in CI)
+	@test -f cdk.out/manifest.json || { echo "run make synth ENV=$(ENV) first"; exit 1; }
+	cdk deploy --app cdk.out --require-approval $(APPROVAL) "$(PROJECT)-$(ENV)-*"
+
+check-deployment: .venv/.synced  ## read-only checks of ENV's deployed resources through its outputs
+	python tools/check_deployment.py --env $(ENV)
 
 lint: install
 	ruff check .

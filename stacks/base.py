@@ -51,7 +51,9 @@ class PlatformStack(cdk.Stack):
         operations_name = self.config.stack_name("operations")
         if not self.config.shared_encryption_key or self.stack_name == operations_name:
             return None
-        operations = self.node.root.node.try_find_child(operations_name)
+        stage = cdk.Stage.of(self)  # the app, or a pipeline's stage
+        assert stage is not None
+        operations = stage.node.try_find_child(operations_name)
         key = getattr(operations, "key", None)
         if not isinstance(key, kms.Key):
             raise ValueError(

@@ -327,6 +327,14 @@ class _Section:
         assert value is not None  # whole_number() without optional never returns None
         return value
 
+    def value(self, key: str) -> Any:
+        """The raw value of a required key, for a caller that validates it itself."""
+        return self._get(key)
+
+    def parsed_elsewhere(self, key: str) -> None:
+        """Mark a key as read by another parser (``delivery`` is read by stacks/delivery_config.py)."""
+        self._read.add(key)
+
     def done(self) -> None:
         """Reject keys nobody read: they are typos or settings this version does not support."""
         unknown = sorted(set(self._data) - self._read)
@@ -643,6 +651,7 @@ def parse_config(context: Mapping[str, Any], env_name: str) -> PlatformConfig:
         serving=_serving(env.section("serving")),
     )
     env.done()
+    root.parsed_elsewhere("delivery")
     root.done()
     if config.production and config.allow_destroy:
         raise ConfigError(

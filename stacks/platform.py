@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aws_cdk as cdk
+from constructs import Construct
 
 from datalake_constructs.alerts import add_alarm_actions
 from stacks.compliance import add_compliance_checks
@@ -34,6 +35,7 @@ class Platform:
     etl: EtlStack
     serving: ServingStack
     orchestration: OrchestrationStack
+    outputs: dict[str, cdk.CfnOutput] = field(default_factory=dict)  # OUTPUTS, by name
 
     @property
     def stacks(self) -> list[cdk.Stack]:
@@ -42,18 +44,25 @@ class Platform:
 
 def build_platform(app: cdk.App) -> Platform:
     """Add every stack of the environment selected by ``-c env=NAME`` to ``app``, tagged and validated."""
-    config = load_config(app)
-    operations = OperationsStack(app, config=config)
-    storage = StorageStack(app, config=config)
+    platform = add_platform(app, load_config(app))
+    add_compliance_checks(app)
+    return platform
+
+
+def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
+    """Add every stack of one environment to ``scope`` (the app, or a pipeline's stage), tagged, with
+    the outputs a post-deployment check reads (``OUTPUTS``)."""
+    operations = OperationsStack(scope, config=config)
+    storage = StorageStack(scope, config=config)
     ingestion = IngestionStack(
-        app, config=config, storage=storage.storage, alert_topic=operations.alert_topic
+        scope, config=config, storage=storage.storage, alert_topic=operations.alert_topic
     )
-    etl = EtlStack(app, config=config, storage=storage.storage, alert_topic=operations.alert_topic)
+    etl = EtlStack(scope, config=config, storage=storage.storage, alert_topic=operations.alert_topic)
     serving = ServingStack(
-        app, config=config, storage=storage.storage, etl=etl, alert_topic=operations.alert_topic
+        scope, config=config, storage=storage.storage, etl=etl, alert_topic=operations.alert_topic
     )
     orchestration = OrchestrationStack(
-        app,
+        scope,
         config=config,
         storage=storage.storage,
         etl=etl,
@@ -62,7 +71,7 @@ def build_platform(app: cdk.App) -> Platform:
         serving=serving,
     )
     # Safety net: any alarm a construct did not wire itself still reaches on-call.
-    add_alarm_actions(app, operations.alert_topic)
+    add_alarm_actions(scope, operations.alert_topic)
     platform = Platform(
         config=config,
         operations=operations,
@@ -73,6 +82,42 @@ def build_platform(app: cdk.App) -> Platform:
         orchestration=orchestration,
     )
     for key, value in config.tags.items():
-        cdk.Tags.of(app).add(key, value)
-    add_compliance_checks(app)
+        cdk.Tags.of(scope).add(key, value)
+    _add_outputs(platform)
     return platform
+
+
+# What tools/check_deployment.py verifies after a deployment: output name -> what it names.
+OUTPUTS = {
+    "AlertTopicArn": "the SNS topic on-call subscribes to",
+    "RawBucketName": "the raw zone's bucket",
+    "ProcessedBucketName": "the processed zone's bucket",
+    "ConsumerBucketName": "the consumer zone's bucket",
+    "DeliveryStreamName": "the Firehose stream into the raw zone",
+    "StateMachineArn": "the pipeline's state machine",
+}
+
+
+def _add_outputs(platform: Platform) -> dict[str, cdk.CfnOutput]:
+    storage = platform.storage.storage
+    values = {
+        "AlertTopicArn": (platform.operations, platform.operations.alert_topic.topic_arn),
+        "RawBucketName": (platform.storage, storage.raw_bucket.bucket_name),
+        "ProcessedBucketName": (platform.storage, storage.processed_bucket.bucket_name),
+        "ConsumerBucketName": (platform.storage, storage.consumer_bucket.bucket_name),
+        "DeliveryStreamName": (
+            platform.ingestion,
+            platform.ingestion.delivery.delivery_stream.delivery_stream_name,
+        ),
+        "StateMachineArn": (
+            platform.orchestration,
+            platform.orchestration.pipeline.state_machine.state_machine_arn,
+        ),
+    }
+    assert set(values) == set(OUTPUTS)
+    outputs = {
+        name: cdk.CfnOutput(stack, name, value=value, description=OUTPUTS[name])
+        for name, (stack, value) in values.items()
+    }
+    platform.outputs.update(outputs)
+    return outputs

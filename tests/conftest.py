@@ -111,3 +111,88 @@ def dev(synthesized: Callable[[str], SynthesizedPlatform]) -> SynthesizedPlatfor
 @pytest.fixture(scope="session")
 def prod(synthesized: Callable[[str], SynthesizedPlatform]) -> SynthesizedPlatform:
     return synthesized("prod")
+
+
+# --- delivery (README, "Deploy"): a configuration with both paths on, dev and prod in their own accounts -
+
+DELIVERY_REPOSITORY = "octo-org/datalake-platform"
+PIPELINE_ACCOUNT, DEV_ACCOUNT, PROD_ACCOUNT = "111111111111", "222222222222", "333333333333"
+DELIVERY_REGION = "eu-west-1"
+DELIVERY_QUALIFIER = "team1"
+CONNECTION_ARN = (
+    f"arn:aws:codeconnections:{DELIVERY_REGION}:{PIPELINE_ACCOUNT}:"
+    "connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+)
+
+
+def delivery_context(**delivery: Any) -> dict[str, Any]:
+    """The datalake context of cdk.json with a delivery block (both paths unless overridden) and dev and
+    prod in accounts of their own."""
+    datalake: dict[str, Any] = cdk_json_context()["datalake"]
+    datalake["delivery"] = {
+        "github": {"repository": DELIVERY_REPOSITORY, "oidcProviderArn": None},
+        "pipeline": {
+            "connectionArn": CONNECTION_ARN,
+            "repository": DELIVERY_REPOSITORY,
+            "branch": "main",
+            "account": PIPELINE_ACCOUNT,
+            "region": DELIVERY_REGION,
+            "stages": [
+                {"environment": "dev", "manualApproval": False},
+                {"environment": "prod", "manualApproval": True},
+            ],
+        },
+        **delivery,
+    }
+    datalake["environments"]["dev"].update(account=DEV_ACCOUNT, region=DELIVERY_REGION)
+    datalake["environments"]["prod"].update(account=PROD_ACCOUNT, region=DELIVERY_REGION)
+    return datalake
+
+
+def delivery_app(
+    tmp_path: Path | None = None, env: str = "dev", **delivery: Any
+) -> tuple[cdk.App, list[cdk.Stack]]:
+    """An app as app.py builds it, with the delivery configuration above: the environment's stacks,
+    its account's GitHub OIDC stack and the pipeline stack (not synthesized yet)."""
+    from stacks.delivery import build_delivery  # noqa: PLC0415 (only the delivery tests need it)
+
+    app = app_with_context(
+        tmp_path,
+        env=env,
+        datalake=delivery_context(**delivery),
+        **{"@aws-cdk/core:bootstrapQualifier": DELIVERY_QUALIFIER},
+    )
+    build_platform(app)
+    return app, build_delivery(app, env)
+
+
+@dataclass(frozen=True)
+class SynthesizedDelivery:
+    app: cdk.App
+    outdir: Path
+    oidc: cdk.Stack
+    pipeline: cdk.Stack
+
+    def template(self, stack: cdk.Stack) -> Template:
+        return Template.from_json(
+            json.loads((self.outdir / f"{stack.artifact_id}.template.json").read_text())
+        )
+
+    @property
+    def template_files(self) -> list[Path]:
+        """Every template: the delivery stacks, dev's stacks and both stages', all with literal accounts
+        and regions (which the shipped, environment-agnostic configuration never exercises)."""
+        from tests.validators import template_paths  # noqa: PLC0415
+
+        return template_paths(self.outdir)
+
+
+@pytest.fixture(scope="session")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedDelivery:
+    """The delivery configuration's app, synthesized once (cdk-nag's four packs run on every stack,
+    the pipeline's stages included)."""
+    outdir = tmp_path_factory.mktemp("cdk-delivery")
+    app, stacks = delivery_app(outdir)
+    app.synth()
+    oidc, pipeline = stacks
+    return SynthesizedDelivery(app=app, outdir=outdir, oidc=oidc, pipeline=pipeline)

@@ -39,7 +39,8 @@ class Finding:
 
 
 def template_paths(outdir: Path) -> list[Path]:
-    return sorted(outdir.glob("*.template.json"))
+    """Every template of the cloud assembly, with those of nested assemblies (a pipeline's stages)."""
+    return sorted(outdir.glob("*.template.json")) + sorted(outdir.glob("assembly-*/*.template.json"))
 
 
 def run_cloudformation_validate(templates: list[Path]) -> list[Finding]:

@@ -15,7 +15,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import SynthesizedPlatform
+from tests.conftest import SynthesizedDelivery, SynthesizedPlatform
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -37,6 +37,13 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 def test_stack_templates(env_platform: SynthesizedPlatform, snapshot_json: SnapshotAssertion) -> None:
     for stack in env_platform.platform.stacks:
         template = normalized(env_platform.template_file(stack).read_text())
+        assert template == snapshot_json(name=stack.stack_name)
+
+
+def test_delivery_stack_templates(delivery: SynthesizedDelivery, snapshot_json: SnapshotAssertion) -> None:
+    # tests/conftest.py's delivery configuration: both paths, dev and prod in accounts of their own
+    for stack in (delivery.oidc, delivery.pipeline):
+        template = normalized((delivery.outdir / f"{stack.artifact_id}.template.json").read_text())
         assert template == snapshot_json(name=stack.stack_name)
 
 
