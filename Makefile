@@ -14,6 +14,8 @@ ENV ?= dev
 EVENTS ?= 20000
 CDK_OUT ?=
 APPROVAL ?= broadening
+REGION ?=
+STACKS ?=
 # Stack names are <project>-<env>-<component>; `make deploy` and `make diff` select ENV's by that prefix.
 PROJECT = $(shell $(PYTHON) -c 'import json; print(json.load(open("cdk.json"))["context"]["datalake"]["project"])')
 
@@ -61,16 +63,18 @@ synth: install
 	python -m tests.validators cdk.out
 
 # Deployment (README, "Deploy"); the GitHub workflows and the CDK pipeline call these same targets.
+# STACKS: which stacks of cdk.out (a pipeline's stage: 'datalake-pipeline/Prod/*').
 diff: install  ## cdk diff of ENV's stacks against the deployed ones, into cdk.out/diff-ENV.txt
 	@test -f cdk.out/manifest.json || { echo "run make synth ENV=$(ENV) first"; exit 1; }
-	cdk diff --app cdk.out --no-change-set "$(PROJECT)-$(ENV)-*" 2>&1 | tee cdk.out/diff-$(ENV).txt
+	cdk diff --app cdk.out --method=template "$(or $(STACKS),$(PROJECT)-$(ENV)-*)" 2>&1 \
+		| tee cdk.out/diff-$(ENV).txt
 
 deploy: install  ## cdk deploy of ENV's stacks from the synthesized cdk.out (APPROVAL=never in CI)
 	@test -f cdk.out/manifest.json || { echo "run make synth ENV=$(ENV) first"; exit 1; }
 	cdk deploy --app cdk.out --require-approval $(APPROVAL) "$(PROJECT)-$(ENV)-*"
 
 check-deployment: .venv/.synced  ## read-only checks of ENV's deployed resources through its outputs
-	python tools/check_deployment.py --env $(ENV)
+	python tools/check_deployment.py --env $(ENV) $(if $(REGION),--region $(REGION))
 
 lint: install
 	ruff check .

@@ -109,3 +109,21 @@ class CrossStackReferences:
             "the shared key of sharedEncryptionKey or the storage stack's access-log bucket); the control "
             "accepts only a literal or a reference within the template, so it cannot follow it.",
         )
+
+
+def nag_format(stack: cdk.Stack, value: Any) -> str:
+    """How cdk-nag renders a resource in a finding (``<LogicalId.Arn>``, ``<AWS::Region>`` ...)."""
+    resolved = stack.resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and "Ref" in resolved:
+        return f"<{resolved['Ref']}>"
+    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+        logical_id, attribute = resolved["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        separator, parts = resolved["Fn::Join"]
+        return str(separator).join(nag_format(stack, part) for part in parts)
+    if isinstance(resolved, dict) and "Fn::Sub" in resolved:
+        return str(resolved["Fn::Sub"]).replace("${", "<").replace("}", ">")
+    return str(resolved)

@@ -18,4 +18,10 @@ def build_delivery(app: cdk.App, env_name: str) -> list[cdk.Stack]:
         stacks.append(GitHubOidcStack(app, delivery=delivery, env_name=env_name))
     if delivery.pipeline is not None:
         stacks.append(PipelineStack(app, delivery=delivery))
+    # The project's tags, without an environment: an OIDC stack holds every environment of its account,
+    # the pipeline deploys them all (its stages carry their own environment's tags).
+    shared = {k: v for k, v in delivery.environments[env_name].tags.items() if k != "environment"}
+    for stack in stacks:
+        for key, value in {**shared, "component": "delivery"}.items():
+            cdk.Tags.of(stack).add(key, value)
     return stacks

@@ -9,8 +9,10 @@ workflow run). For every environment in that account it creates two roles:
   qualifier in that environment's account and region: deploy, file publishing and lookup. Everything
   a deployment changes is done by CloudFormation's execution role, which ``cdk bootstrap`` created.
 - ``<project>-<env>-github-diff``, trusted only by the repository's ``pull_request`` jobs, allowed
-  only to assume the read-only lookup role, which ``cdk diff --no-change-set`` uses to read the
-  deployed templates. Pull requests from forks get no OIDC token from GitHub, so they cannot use it.
+  only to read the environment's deployed templates (``cloudformation:DescribeStacks`` and
+  ``GetTemplate`` on ``<project>-<env>-*``) and the bootstrap version: what ``cdk diff
+  --method=template`` needs. Not the lookup role, whose ReadOnlyAccess any pull request of any branch
+  would get. Pull requests from forks get no OIDC token from GitHub, so they cannot use it.
 
 Which branches may deploy is the GitHub environment's setting (deployment branches and required
 reviewers): the role trusts the environment, and the environment decides who may enter it.
@@ -26,6 +28,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.compliance import nag_format
 from stacks.config import PlatformConfig
 from stacks.delivery_config import DeliveryConfig
 
@@ -85,16 +88,20 @@ class GitHubOidcStack(cdk.Stack):
                 provider_arn,
                 kind="deploy",
                 subject=f"repo:{github.repository}:environment:{config.env_name}",
-                bootstrap_roles=BOOTSTRAP_ROLES,
                 purpose=f"GitHub Actions deploys {config.name_prefix} from {github.repository}",
+                statement=iam.PolicyStatement(
+                    sid="AssumeCdkBootstrapRoles",
+                    actions=["sts:AssumeRole"],
+                    resources=[self.bootstrap_role_arn(config, name) for name in BOOTSTRAP_ROLES],
+                ),
             )
             self.diff_roles[config.env_name] = self._role(
                 config,
                 provider_arn,
                 kind="diff",
                 subject=f"repo:{github.repository}:pull_request",
-                bootstrap_roles=("lookup",),
                 purpose=f"GitHub Actions pull requests of {github.repository} diff {config.name_prefix}",
+                statement=self._read_templates(config),
             )
 
     def bootstrap_role_arn(self, config: PlatformConfig, role: str) -> str:
@@ -105,6 +112,22 @@ class GitHubOidcStack(cdk.Stack):
             f"arn:{cdk.Aws.PARTITION}:iam::{account}:role/cdk-{self.qualifier}-{role}-role-{account}-{region}"
         )
 
+    def _read_templates(self, config: PlatformConfig) -> iam.PolicyStatement:
+        """What ``cdk diff --method=template`` reads, and no more: the environment's deployed templates
+        and the bootstrap version. Not the lookup role: its ReadOnlyAccess would open the whole account
+        to any pull request of the repository (every branch has the same ``pull_request`` subject)."""
+        account = config.account or cdk.Aws.ACCOUNT_ID
+        region = config.region or cdk.Aws.REGION
+        partition = cdk.Aws.PARTITION
+        return iam.PolicyStatement(
+            sid="ReadDeployedTemplates",
+            actions=["cloudformation:DescribeStacks", "cloudformation:GetTemplate", "ssm:GetParameter"],
+            resources=[
+                f"arn:{partition}:cloudformation:{region}:{account}:stack/{config.name_prefix}-*/*",
+                f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{self.qualifier}/version",
+            ],
+        )
+
     def _role(
         self,
         config: PlatformConfig,
@@ -112,8 +135,8 @@ class GitHubOidcStack(cdk.Stack):
         *,
         kind: str,
         subject: str,
-        bootstrap_roles: tuple[str, ...],
         purpose: str,
+        statement: iam.PolicyStatement,
     ) -> iam.Role:
         # StringEquals on both claims: no wildcard, so no other repository, branch, pull request
         # source or environment matches (IAM compares the subject case-sensitively).
@@ -132,17 +155,22 @@ class GitHubOidcStack(cdk.Stack):
             description=purpose,
         )
         # A managed policy, not an inline one: the policy is a reviewable resource of its own.
-        iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self,
             f"{config.env_name.capitalize()}{kind.capitalize()}Policy",
-            description=f"{purpose}: assume the CDK bootstrap roles ({', '.join(bootstrap_roles)}) only",
+            description=f"{purpose}: {statement.sid}, nothing else",
             roles=[role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="AssumeCdkBootstrapRoles",
-                    actions=["sts:AssumeRole"],
-                    resources=[self.bootstrap_role_arn(config, name) for name in bootstrap_roles],
-                )
-            ],
+            statements=[statement],
         )
+        for resource in statement.resources:
+            if "*" in nag_format(self, resource):
+                cdk.Validations.of(policy).acknowledge(
+                    cdk.Acknowledgment(
+                        id=f"AwsSolutions-IAM5[Resource::{nag_format(self, resource)}]",
+                        reason=(
+                            "The environment's stacks, by their name prefix: a stack ARN ends in an id "
+                            "CloudFormation assigns at creation, which no policy can name in advance."
+                        ),
+                    )
+                )
         return role

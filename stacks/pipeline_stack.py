@@ -30,7 +30,7 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from stacks.base import limit_grants_to_aws_services
-from stacks.compliance import CrossStackReferences, guard_suppress
+from stacks.compliance import CrossStackReferences, guard_suppress, nag_format
 from stacks.config import PlatformConfig
 from stacks.delivery_config import DeliveryConfig
 from stacks.platform import Platform, add_platform
@@ -131,16 +131,14 @@ class PipelineStack(cdk.Stack):
                 },
             )
         )
+        synth = pipelines.CodeBuildStep(
+            "Synth", input=source, commands=["make synth"], primary_output_directory="cdk.out"
+        )
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
             pipeline_name=name,
-            synth=pipelines.CodeBuildStep(
-                "Synth",
-                input=source,
-                commands=["make synth"],
-                primary_output_directory="cdk.out",
-            ),
+            synth=synth,
             cli_version=pinned_cdk_cli_version(),
             cross_account_keys=cross_account,
             enable_key_rotation=cross_account or None,
@@ -169,16 +167,20 @@ class PipelineStack(cdk.Stack):
             config = delivery.environments[stage_settings.environment]
             title = config.env_name.capitalize()
             stage = PlatformStage(self, title, config=config)
-            pre: list[pipelines.Step] = (
-                [
-                    pipelines.ManualApprovalStep(
-                        f"Approve{title}",
-                        comment=f"Review the {config.env_name} change set, then approve its deployment.",
-                    )
-                ]
-                if stage_settings.manual_approval
-                else []
-            )
+            pre: list[pipelines.Step] = []
+            if stage_settings.manual_approval:
+                # The approver reads what would change first: the Diff step's log is `cdk diff` of
+                # every stack of the stage against the deployed ones.
+                diff = self._diff(stage, source, synth)
+                approval = pipelines.ManualApprovalStep(
+                    f"Approve{title}",
+                    comment=(
+                        f"Read the Diff{title} action's log (cdk diff of every {config.env_name} stack), "
+                        "then approve the deployment."
+                    ),
+                )
+                approval.add_step_dependency(diff)
+                pre = [diff, approval]
             self.pipeline.add_stage(stage, pre=pre, post=[self._check(stage, source)])
             self.stages[config.env_name] = stage
         self.pipeline.build_pipeline()
@@ -191,14 +193,35 @@ class PipelineStack(cdk.Stack):
         qualifier = self.delivery.bootstrap_qualifier
         return f"arn:{cdk.Aws.PARTITION}:iam::{account}:role/cdk-{qualifier}-lookup-role-{account}-{region}"
 
+    def _diff(
+        self, stage: PlatformStage, source: pipelines.IFileSetProducer, synth: pipelines.CodeBuildStep
+    ) -> pipelines.CodeBuildStep:
+        """``make diff`` of the stage's stacks, on the synthesized cloud assembly, as the target account's
+        lookup role (which the CDK CLI assumes itself)."""
+        env = stage.config.env_name
+        primary = synth.primary_output
+        assert primary is not None
+        return pipelines.CodeBuildStep(
+            f"Diff{env.capitalize()}",
+            input=source,
+            additional_inputs={"cdk.out": primary},
+            commands=[f"make diff ENV={env} STACKS='{self.stack_name}/{stage.stage_name}/*'"],
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], resources=[self.lookup_role_arn(stage.config)]
+                )
+            ],
+        )
+
     def _check(self, stage: PlatformStage, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
         """``make check-deployment`` on the source (Makefile, tools/): the stage's outputs, read as the
-        target account's lookup role."""
+        target account's lookup role, in the stage's region."""
         lookup_role = self.lookup_role_arn(stage.config)
+        region = f" REGION={stage.config.region}" if stage.config.region else ""
         return pipelines.CodeBuildStep(
             f"Check{stage.config.env_name.capitalize()}",
             input=source,
-            commands=[f"make check-deployment ENV={stage.config.env_name}"],
+            commands=[f"make check-deployment ENV={stage.config.env_name}{region}"],
             env={"CHECK_ROLE_ARN": lookup_role},
             env_from_cfn_outputs=stage.platform.outputs,
             role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[lookup_role])],
@@ -268,7 +291,7 @@ class PipelineStack(cdk.Stack):
         unconstrained: list[str] = []
         for statement in document.get("Statement", []):
             actions = _as_list(statement.get("Action"))
-            resources = [_nag_format(self, r) for r in _as_list(statement.get("Resource"))]
+            resources = [nag_format(self, r) for r in _as_list(statement.get("Resource"))]
             findings = [f"Action::{a}" for a in actions if "*" in a] + [
                 f"Resource::{r}" for r in resources if "*" in r
             ]
@@ -353,21 +376,3 @@ def _as_list(value: Any) -> list[Any]:
 
 def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
-
-
-def _nag_format(stack: cdk.Stack, value: Any) -> str:
-    """How cdk-nag renders a resource in a finding (``<LogicalId.Arn>``, ``<AWS::Region>`` ...)."""
-    resolved = stack.resolve(value)
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and "Ref" in resolved:
-        return f"<{resolved['Ref']}>"
-    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-        logical_id, attribute = resolved["Fn::GetAtt"]
-        return f"<{logical_id}.{attribute}>"
-    if isinstance(resolved, dict) and "Fn::Join" in resolved:
-        separator, parts = resolved["Fn::Join"]
-        return str(separator).join(_nag_format(stack, part) for part in parts)
-    if isinstance(resolved, dict) and "Fn::Sub" in resolved:
-        return str(resolved["Fn::Sub"]).replace("${", "<").replace("}", ">")
-    return str(resolved)

@@ -81,8 +81,9 @@ def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
         serving=serving,
         orchestration=orchestration,
     )
-    for key, value in config.tags.items():
-        cdk.Tags.of(scope).add(key, value)
+    for stack in platform.stacks:  # not the app: its delivery stacks belong to no one environment
+        for key, value in config.tags.items():
+            cdk.Tags.of(stack).add(key, value)
     _add_outputs(platform)
     return platform
 

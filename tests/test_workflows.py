@@ -61,7 +61,13 @@ def problems(workflow: dict[str, Any], targets: set[str]) -> list[str]:
             found.append(f"{name}: id-token: write without assuming a role")
         if assumes_role and permissions.get("id-token") != "write":
             found.append(f"{name}: assumes a role without id-token: write")
-        for step in steps:
+        credentials = next(
+            (i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith(ROLE_ACTION)), None
+        )
+        for index, step in enumerate(steps):
+            installs = any(f"make {t}" in str(step.get("run", "")) for t in ("synth", "test", "install"))
+            if credentials is not None and index > credentials and installs:
+                found.append(f"{name}: installs or synthesizes while holding AWS credentials")
             for line in str(step.get("run", "")).splitlines():
                 command = line.strip()
                 if command.startswith("make "):
@@ -178,6 +184,23 @@ def test_the_rules_catch_a_broken_workflow(tmp_path: Path) -> None:
         "ship: id-token: write without assuming a role",
         "ship: deploys outside a GitHub environment",
         "ship: deploys without a concurrency group that queues",
+    ]
+
+
+def test_the_rules_catch_credentials_taken_before_the_install(tmp_path: Path) -> None:
+    role = f"{ROLE_ACTION}@e3dd6a429d7300a6a4c196c26e071d42e0343502"
+    workflow = {
+        "jobs": {
+            "ship": {
+                "permissions": {"contents": "read", "id-token": "write"},
+                "environment": "dev",
+                "concurrency": {"group": "deploy-dev", "cancel-in-progress": False},
+                "steps": [{"uses": role}, {"run": "make synth ENV=dev"}, {"run": "make deploy ENV=dev"}],
+            }
+        }
+    }
+    assert problems(workflow, makefile_targets()) == [
+        "ship: installs or synthesizes while holding AWS credentials"
     ]
 
 

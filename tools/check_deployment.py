@@ -149,6 +149,8 @@ def run_checks(outputs: Mapping[str, str], client: Callable[[str], Any]) -> list
 
 def lookup_role_arn(session: boto3.Session, qualifier: str) -> str:
     """The CDK bootstrap lookup role (read-only) of the caller's account and region."""
+    if not session.region_name:
+        raise DeploymentCheckError("no region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
     identity = session.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
     account, region = identity["Account"], session.region_name
@@ -158,7 +160,8 @@ def lookup_role_arn(session: boto3.Session, qualifier: str) -> str:
 def session_for(role_arn: str | None, region: str | None, *, qualifier: str | None) -> boto3.Session:
     """The session the checks use: ``role_arn``'s, else the caller's account lookup role's (with a
     ``qualifier``), else the caller's own."""
-    base = boto3.Session(region_name=region)
+    # botocore reads AWS_DEFAULT_REGION, not AWS_REGION (which the AWS CLI and GitHub's action set)
+    base = boto3.Session(region_name=region or os.environ.get("AWS_REGION") or None)
     if not role_arn and qualifier:
         role_arn = lookup_role_arn(base, qualifier)
     if not role_arn:
@@ -183,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--env", required=True, help="the environment (a key of datalake.environments)")
     parser.add_argument("--project", default=None, help="default: datalake.project of cdk.json")
-    parser.add_argument("--region", default=None, help="default: the AWS SDK's (AWS_REGION)")
+    parser.add_argument(
+        "--region", default=None, help="default: AWS_REGION, else the SDK's (AWS_DEFAULT_REGION, the profile)"
+    )
     parser.add_argument(
         "--role-arn",
         default=os.environ.get("CHECK_ROLE_ARN") or None,
@@ -195,12 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     context = _context()
     qualifier = None if args.as_caller else context.get(QUALIFIER_KEY, DEFAULT_QUALIFIER)
-    session = session_for(args.role_arn, args.region, qualifier=qualifier)
+    role_arn = None if args.as_caller else args.role_arn
     try:
+        session = session_for(role_arn, args.region, qualifier=qualifier)
         outputs = outputs_from_environment(os.environ) or outputs_from_stacks(
             session.client("cloudformation"), args.project or context["datalake"]["project"], args.env
         )
-    except DeploymentCheckError as error:
+    except (DeploymentCheckError, ClientError, BotoCoreError) as error:
         print(f"check-deployment: {error}", file=sys.stderr)
         return 1
     checks = run_checks(outputs, session.client)

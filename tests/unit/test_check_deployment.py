@@ -212,3 +212,36 @@ def test_a_stack_without_its_outputs_is_an_error_naming_them(clients: Clients) -
         check_deployment.DeploymentCheckError, match=r"StateMachineArn \(stack datalake-dev-orchestration\)"
     ):
         check_deployment.outputs_from_stacks(clients("cloudformation"), "datalake", "dev")
+
+
+def test_without_a_region_the_tool_says_so_instead_of_naming_a_role_in_region_none(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "CHECK_ROLE_ARN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+
+    assert check_deployment.main(["--env", "dev"]) == 1
+    assert "no region: pass --region, or set AWS_REGION" in capsys.readouterr().err
+
+
+def test_the_lookup_role_is_named_from_the_callers_account_and_region() -> None:
+    session = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    sts = session.client("sts")
+    stub = Stubber(sts)
+    stub.add_response(
+        "get_caller_identity",
+        {"Account": "222222222222", "Arn": "arn:aws:sts::222222222222:assumed-role/github-deploy/x"},
+    )
+
+    class Session:
+        region_name = "eu-west-1"
+
+        def client(self, service: str) -> Any:
+            assert service == "sts"
+            return sts
+
+    with stub:
+        arn = check_deployment.lookup_role_arn(Session(), "team1")
+
+    assert arn == "arn:aws:iam::222222222222:role/cdk-team1-lookup-role-222222222222-eu-west-1"

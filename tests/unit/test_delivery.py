@@ -176,14 +176,24 @@ def test_deploy_role_may_only_assume_the_cdk_bootstrap_roles_of_its_qualifier(
     assert resources_of(template, "AWS::IAM::Policy") == {}
 
 
-def test_diff_role_may_only_assume_the_lookup_role(delivery: SynthesizedDelivery) -> None:
+def test_diff_role_may_only_read_the_environments_templates(delivery: SynthesizedDelivery) -> None:
+    # not the lookup role: its ReadOnlyAccess would reach any pull request of any branch
     template = delivery.template(delivery.oidc)
     document = managed_policy_of(template, logical_id_of_role(template, "datalake-dev-github-diff"))
 
-    assert [s["Resource"] for s in document["Statement"]] == [[bootstrap_role("lookup")]] or [
-        s["Resource"] for s in document["Statement"]
-    ] == [bootstrap_role("lookup")]
-    assert [s["Action"] for s in document["Statement"]] == ["sts:AssumeRole"]
+    (statement,) = document["Statement"]
+    assert statement["Action"] == [
+        "cloudformation:DescribeStacks",
+        "cloudformation:GetTemplate",
+        "ssm:GetParameter",
+    ]
+    resources = json.dumps(statement["Resource"])
+    assert f":cloudformation:{DELIVERY_REGION}:{DEV_ACCOUNT}:stack/datalake-dev-*/*" in resources
+    assert (
+        f":ssm:{DELIVERY_REGION}:{DEV_ACCOUNT}:parameter/cdk-bootstrap/{DELIVERY_QUALIFIER}/version"
+        in resources
+    )
+    assert len(statement["Resource"]) == 2 and "sts:" not in json.dumps(document)
 
 
 def test_deploy_sessions_last_at_most_an_hour(delivery: SynthesizedDelivery) -> None:
@@ -230,6 +240,14 @@ def test_an_existing_provider_is_used_not_created(tmp_path: Path) -> None:
     template.resource_count_is("AWS::IAM::OIDCProvider", 0)
     role = role_named(template, "datalake-dev-github-deploy")
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Federated": arn}
+
+
+def test_delivery_stacks_carry_the_projects_tags_but_no_environment(delivery: SynthesizedDelivery) -> None:
+    for stack in (delivery.oidc, delivery.pipeline):
+        for role in resources_of(delivery.template(stack), "AWS::IAM::Role").values():
+            tags = {t["Key"]: t["Value"] for t in role["Properties"]["Tags"]}
+            assert tags["project"] == "datalake" and tags["component"] == "delivery"
+            assert "environment" not in tags
 
 
 def test_the_default_configuration_adds_no_delivery_stack() -> None:
@@ -279,13 +297,27 @@ def actions(stage: dict[str, Any]) -> list[tuple[int, str, str]]:
     return sorted((a["RunOrder"], a["ActionTypeId"]["Provider"], a["Name"]) for a in stage["Actions"])
 
 
-def test_prod_deploys_only_after_a_manual_approval_and_dev_without(delivery: SynthesizedDelivery) -> None:
+def test_prod_deploys_only_after_its_diff_and_a_manual_approval_and_dev_without(
+    delivery: SynthesizedDelivery,
+) -> None:
     stages = {s["Name"]: s for s in pipeline_stages(delivery)}
 
     prod = actions(stages["Prod"])
-    assert prod[0][1:] == ("Manual", "ApproveProd")
-    assert all(order > prod[0][0] for order, provider, _ in prod[1:]), "a prod action runs before approval"
+    # the approver reads the diff first: cdk diff of the stage's stacks, then the approval, then the stacks
+    assert prod[0][1:] == ("CodeBuild", "DiffProd")
+    assert prod[1][1:] == ("Manual", "ApproveProd") and prod[1][0] > prod[0][0]
+    assert all(order > prod[1][0] for order, _, _ in prod[2:]), "a prod action runs before approval"
     assert "Manual" not in {provider for _, provider, _ in actions(stages["Dev"])}
+    delivery.template(delivery.pipeline).has_resource_properties(
+        "AWS::CodeBuild::Project",
+        {
+            "Source": {
+                "BuildSpec": Match.string_like_regexp(
+                    r"make diff ENV=prod STACKS='datalake-pipeline/Prod/\*'"
+                )
+            }
+        },
+    )
 
 
 def test_each_stage_ends_with_its_deployment_check(delivery: SynthesizedDelivery) -> None:
@@ -301,7 +333,11 @@ def test_each_stage_ends_with_its_deployment_check(delivery: SynthesizedDelivery
         template.has_resource_properties(
             "AWS::CodeBuild::Project",
             {
-                "Source": {"BuildSpec": Match.string_like_regexp(f"make check-deployment ENV={env}")},
+                "Source": {
+                    "BuildSpec": Match.string_like_regexp(
+                        f"make check-deployment ENV={env} REGION={DELIVERY_REGION}"
+                    )
+                },
                 "Environment": Match.object_like(
                     {
                         "EnvironmentVariables": [
