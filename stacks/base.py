@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from datalake_constructs.storage import limit_grants_to_aws_services
 from stacks.config import PlatformConfig
 
 
@@ -60,23 +60,3 @@ class PlatformStack(cdk.Stack):
                 f"sharedEncryptionKey: the {operations_name} stack and its key must be created first"
             )
         return key
-
-
-def limit_grants_to_aws_services(key: kms.IKey) -> None:
-    """Only AWS services may create grants on a key made here (AWS Control Tower CT.KMS.PR.3): people
-    and roles use the key through its policy and IAM; services integrated with KMS (Redshift, Firehose,
-    CloudWatch Logs ...) create the grants they need on their resources' behalf."""
-    if not isinstance(key, kms.Key):
-        return
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="DenyGrantsExceptForAwsServices",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["kms:CreateGrant"],
-            resources=["*"],
-            conditions={
-                "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
-            },
-        )
-    )

@@ -29,7 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
-from stacks.base import limit_grants_to_aws_services
+from datalake_constructs.storage import limit_grants_to_aws_services
 from stacks.compliance import CrossStackReferences, guard_suppress, nag_format
 from stacks.config import PlatformConfig
 from stacks.delivery_config import DeliveryConfig

@@ -282,7 +282,7 @@ class DataLakeStorage(Construct):
             )
         )
         if encryption_key is None:
-            _limit_grants_to_aws_services(self.encryption_key)
+            limit_grants_to_aws_services(self.encryption_key)
 
         # --- server access logs ---
         self.access_logs_bucket: s3.IBucket = (
@@ -530,7 +530,7 @@ def _checkov_skip(scope: Construct, *checks: tuple[str, str]) -> None:
     resource.add_metadata("checkov", {"skip": skips})
 
 
-def _limit_grants_to_aws_services(key: kms.IKey) -> None:
+def limit_grants_to_aws_services(key: kms.IKey) -> None:
     """Only AWS services may create grants on a key made here (AWS Control Tower CT.KMS.PR.3): people
     and roles use the key through its policy and IAM; services integrated with KMS (Redshift, Firehose,
     CloudWatch Logs ...) create the grants they need on their resources' behalf."""
