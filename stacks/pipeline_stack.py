@@ -3,9 +3,10 @@
 Source: a CodeConnections connection (GitHub, GitHub Enterprise Server, GitLab or Bitbucket: no
 CodeCommit). Synth: ``make synth``, the command a developer runs, so every validator (the four
 cdk-nag packs, CDK's CloudFormation validation, cfn-lint, checkov, Control Tower's controls) gates the
-pipeline. Then one stage per configured environment, in order, each behind a manual approval where
-configured (always for production) and followed by ``make check-deployment``, which reads the stage's
-outputs and checks the deployed resources through the target account's read-only CDK lookup role.
+pipeline. Then one stage per configured environment, in order. Where a stage needs a manual approval
+(always for production), ``make diff`` of its stacks runs first and the approver reads its log. Each
+stage ends with ``make check-deployment``, which reads the stage's outputs and checks the deployed
+resources through the target account's read-only CDK lookup role.
 
 The pipeline updates itself first (self-mutation), so a change to the stages deploys with the change.
 Cross-account: every target account is bootstrapped with ``--trust <pipeline account>`` (README,
