@@ -35,7 +35,15 @@ from typing import Any
 
 from constructs import Construct
 
-from stacks.config import CONTEXT_KEY, ConfigError, PlatformConfig, _Section, parse_config
+from stacks.config import (
+    _ACCOUNT_RE,
+    _REGION_RE,
+    CONTEXT_KEY,
+    ConfigError,
+    PlatformConfig,
+    _Section,
+    parse_config,
+)
 
 DEFAULT_QUALIFIER = "hnb659fds"  # `cdk bootstrap`'s default
 QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
@@ -51,8 +59,6 @@ _CONNECTION_RE = re.compile(
 _OIDC_PROVIDER_RE = re.compile(
     r"arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com"
 )
-_ACCOUNT_RE = re.compile(r"\d{12}")
-_REGION_RE = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def parse_delivery(context: Mapping[str, Any], *, qualifier: str = DEFAULT_QUALI
     """Build the delivery configuration from the ``datalake`` context block (every environment) and the
     app's bootstrap qualifier."""
     root = _Section(context, CONTEXT_KEY)
-    names = _Section(context, CONTEXT_KEY).section("environments").keys()  # _Section.keys(): validated
+    names = root.section("environments").keys()
     environments = {name: parse_config(context, name) for name in names}
     project = next(iter(environments.values())).project
     if not _QUALIFIER_RE.fullmatch(qualifier):
