@@ -671,20 +671,46 @@ def _process_classified(
     steps: _StepTimer,
     lookback_days: int,
 ) -> RunCounts:
-    # One aggregation over the parsed input (which it caches): rows, reasons, affected partitions.
+    # One pass over the parsed input (which it caches): the ids seen more than once (ids only are
+    # shuffled) and, observed on the way, the rows read, the reasons and the dates with valid events.
     with steps("read_parse_count"):
-        groups = classified.groupBy("reason", *PARTITION_COLUMNS).count().collect()
-    rows_read = sum(row["count"] for row in groups)
-    reasons: dict[str, int] = {}
-    for row in groups:
-        if row["reason"] is not None:
-            reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
-    dates = sorted({row["event_date"] for row in groups if row["reason"] is None})
+        observation = Observation("read")
+        reason = sf.col("reason")
+        observed = classified.observe(
+            observation,
+            sf.count(sf.lit(1)).alias("rows"),
+            *(sf.count(sf.when(reason == name, 1)).alias(name) for name in REASONS),
+            sf.to_json(sf.collect_set(sf.when(reason.isNull(), sf.unix_date("event_date")))).alias("days"),
+        )
+        duplicates = duplicate_ids(split_valid(observed)[0])
+        local = _collect_if_small(duplicates)
+        metrics = observation.get
+    if not metrics:  # Spark drops the observation from a plan it knows is empty: make sure it is
+        if not classified.isEmpty():
+            raise AccountingError("the read was not observed: rows read are unknown")
+        metrics = {"rows": 0, "days": "[]", **dict.fromkeys(REASONS, 0)}
+    rows_read = int(metrics["rows"])
+    reasons = {name: int(metrics[name]) for name in REASONS if metrics[name]}
+    dates = sorted(date.fromordinal(_EPOCH_ORDINAL + day) for day in json.loads(metrics["days"] or "[]"))
     valid, rejected = split_valid(classified)
     counts = RunCounts(rows_read=rows_read, quarantine_reasons=reasons)
     if dates:
+        if local is None:  # a huge redelivery: join by shuffling ids
+            extra_copies = duplicates.agg(sf.sum(sf.col("copies") - 1)).first()[0] or 0
+            in_batch = _Duplicates(duplicates, broadcast=False, extra_copies=int(extra_copies))
+        else:
+            extra = sum(row["copies"] - 1 for row in local)
+            in_batch = _Duplicates(_id_frame(spark, local), broadcast=True, extra_copies=extra)
         counts = _append_valid(
-            spark, valid, target, dates, counts, steps=steps, today=now.date(), lookback_days=lookback_days
+            spark,
+            valid,
+            target,
+            dates,
+            counts,
+            in_batch=in_batch,
+            steps=steps,
+            today=now.date(),
+            lookback_days=lookback_days,
         )
         # Every date with valid events, even if all were redeliveries: recomputing a day is idempotent,
         # missing one is not. A retry after a failure below leaves the same dates again.
@@ -701,6 +727,15 @@ def _process_classified(
     return counts
 
 
+@dataclass(frozen=True)
+class _Duplicates:
+    """The batch's duplicated ids (``event_id``, ``copies``), how to join them, and the copies to drop."""
+
+    ids: DataFrame
+    broadcast: bool
+    extra_copies: int
+
+
 def _append_valid(
     spark: SparkSession,
     valid: DataFrame,
@@ -708,23 +743,15 @@ def _append_valid(
     dates: list[date],
     counts: RunCounts,
     *,
+    in_batch: _Duplicates,
     steps: _StepTimer,
     today: date,
     lookback_days: int,
 ) -> RunCounts:
     """Deduplicates the valid events against the batch, the stored dates and the redelivery index,
     appends the rest and adds their ids to the index."""
-    # In-batch duplicates: ids seen more than once (ids only are shuffled).
-    with steps("duplicate_ids"):
-        duplicates = duplicate_ids(valid)
-        local = _collect_if_small(duplicates)
-        if local is None:  # a huge redelivery: join by shuffling ids
-            extra_copies = duplicates.agg(sf.sum(sf.col("copies") - 1)).first()[0] or 0
-            duplicate_set, broadcast = duplicates, False
-        else:
-            extra_copies = sum(row["copies"] - 1 for row in local)
-            duplicate_set, broadcast = _id_frame(spark, local), True
-    deduped = dedupe(valid, duplicate_set, broadcast=broadcast) if extra_copies else valid
+    extra_copies = in_batch.extra_copies
+    deduped = dedupe(valid, in_batch.ids, broadcast=in_batch.broadcast) if extra_copies else valid
 
     # Redeliveries: ids of this batch already stored under the affected dates.
     already_present = 0
