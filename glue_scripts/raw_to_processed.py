@@ -611,6 +611,18 @@ def _id_frame(spark: SparkSession, rows: list[Row]) -> DataFrame:
     return spark.createDataFrame([(row["event_id"],) for row in rows], ID_SCHEMA)
 
 
+def _drop_stored(spark: SparkSession, events: DataFrame, stored: DataFrame) -> tuple[DataFrame, int]:
+    """``events`` without those whose ``event_id`` is in ``stored``, and how many that drops. The
+    matching ids are collected and broadcast when few (``LOCAL_IDS_MAX``), else joined by shuffling."""
+    present = events.select("event_id").join(stored, "event_id", "left_semi")
+    local = _collect_if_small(present)
+    if local is None:
+        count, broadcast = present.count(), False
+    else:
+        count, present, broadcast = len(local), _id_frame(spark, local), True
+    return (drop_already_present(events, present, broadcast=broadcast) if count else events), count
+
+
 def _observed_count(frame: DataFrame, name: str) -> tuple[DataFrame, Observation]:
     observation = Observation(name)
     return frame.observe(observation, sf.count(sf.lit(1)).alias("rows")), observation
@@ -758,16 +770,7 @@ def _append_valid(
     with steps("redeliveries"):
         partitions = existing_date_partitions(spark, target, dates)
         if partitions:
-            present = deduped.select("event_id").join(
-                stored_ids(spark, target, partitions), "event_id", "left_semi"
-            )
-            local = _collect_if_small(present)
-            if local is None:
-                already_present, broadcast = present.count(), False
-            else:
-                already_present, present, broadcast = len(local), _id_frame(spark, local), True
-            if already_present:
-                deduped = drop_already_present(deduped, present, broadcast=broadcast)
+            deduped, already_present = _drop_stored(spark, deduped, stored_ids(spark, target, partitions))
 
     # Redeliveries under another event_date (sent again with another event_time), within the lookback:
     # ids the index holds from the last days' runs.
@@ -776,14 +779,7 @@ def _append_valid(
         index = recent_id_partitions(spark, target, today, lookback_days)
         if index:
             recent = spark.read.schema(ID_INDEX_SCHEMA).parquet(*index).select("event_id")
-            present = deduped.select("event_id").join(recent, "event_id", "left_semi")
-            local = _collect_if_small(present)
-            if local is None:
-                other_day, broadcast = present.count(), False
-            else:
-                other_day, present, broadcast = len(local), _id_frame(spark, local), True
-            if other_day:
-                deduped = drop_already_present(deduped, present, broadcast=broadcast)
+            deduped, other_day = _drop_stored(spark, deduped, recent)
 
     with steps("write"):
         # Counted as written, with the partitions the rows went to: a partition whose events were all
