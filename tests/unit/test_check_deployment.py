@@ -167,46 +167,33 @@ def test_outputs_are_read_from_the_environment_only_when_all_are_there() -> None
     assert check_deployment.outputs_from_environment({"RawBucketName": "x"}) is None
 
 
-def test_outputs_are_read_from_the_stacks(clients: Clients) -> None:
+def stub_stacks(clients: Clients, *, with_outputs: bool) -> None:
+    """DescribeStacks of the four stacks that hold outputs, each with its outputs or none."""
     for component in ("ingestion", "operations", "orchestration", "storage"):
-        outputs = [
-            {"OutputKey": k, "OutputValue": v}
-            for k, v in OUTPUT_VALUES.items()
-            if check_deployment.OUTPUT_STACKS[k] == component
-        ]
+        stack: dict[str, Any] = {
+            "StackName": f"datalake-dev-{component}",
+            "CreationTime": "2026-12-01T00:00:00Z",
+            "StackStatus": "UPDATE_COMPLETE",
+        }
+        if with_outputs:
+            stack["Outputs"] = [
+                {"OutputKey": k, "OutputValue": v}
+                for k, v in OUTPUT_VALUES.items()
+                if check_deployment.OUTPUT_STACKS[k] == component
+            ]
         clients.stubs["cloudformation"].add_response(
-            "describe_stacks",
-            {
-                "Stacks": [
-                    {
-                        "StackName": f"datalake-dev-{component}",
-                        "CreationTime": "2026-12-01T00:00:00Z",
-                        "StackStatus": "UPDATE_COMPLETE",
-                        "Outputs": outputs,
-                    }
-                ]
-            },
-            {"StackName": f"datalake-dev-{component}"},
+            "describe_stacks", {"Stacks": [stack]}, {"StackName": f"datalake-dev-{component}"}
         )
+
+
+def test_outputs_are_read_from_the_stacks(clients: Clients) -> None:
+    stub_stacks(clients, with_outputs=True)
 
     assert check_deployment.outputs_from_stacks(clients("cloudformation"), "datalake", "dev") == OUTPUT_VALUES
 
 
 def test_a_stack_without_its_outputs_is_an_error_naming_them(clients: Clients) -> None:
-    for component in ("ingestion", "operations", "orchestration", "storage"):
-        clients.stubs["cloudformation"].add_response(
-            "describe_stacks",
-            {
-                "Stacks": [
-                    {
-                        "StackName": f"datalake-dev-{component}",
-                        "CreationTime": "2026-12-01T00:00:00Z",
-                        "StackStatus": "UPDATE_COMPLETE",
-                    }
-                ]
-            },
-            {"StackName": f"datalake-dev-{component}"},
-        )
+    stub_stacks(clients, with_outputs=False)
 
     with pytest.raises(
         check_deployment.DeploymentCheckError, match=r"StateMachineArn \(stack datalake-dev-orchestration\)"
