@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aws_cdk as cdk
 from constructs import Construct
 
 from stacks.config import (
@@ -100,6 +101,15 @@ class DeliveryConfig:
         the deploy roles one GitHub OIDC stack holds, since it is deployed once per account."""
         account = self.environments[env_name].account
         return [config for config in self.environments.values() if config.account == account]
+
+    def bootstrap_role_arn(self, env_name: str, role: str) -> str:
+        """The ARN of one CDK bootstrap role (``deploy``, ``file-publishing``, ``lookup``) of the app's
+        qualifier in ``env_name``'s account and region (the deploying stack's where those are unset)."""
+        config = self.environments[env_name]
+        account = config.account or cdk.Aws.ACCOUNT_ID
+        region = config.region or cdk.Aws.REGION
+        qualifier = self.bootstrap_qualifier
+        return f"arn:{cdk.Aws.PARTITION}:iam::{account}:role/cdk-{qualifier}-{role}-role-{account}-{region}"
 
     @property
     def pipeline_is_cross_account(self) -> bool:

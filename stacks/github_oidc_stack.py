@@ -92,7 +92,9 @@ class GitHubOidcStack(cdk.Stack):
                 statement=iam.PolicyStatement(
                     sid="AssumeCdkBootstrapRoles",
                     actions=["sts:AssumeRole"],
-                    resources=[self.bootstrap_role_arn(config, name) for name in BOOTSTRAP_ROLES],
+                    resources=[
+                        delivery.bootstrap_role_arn(config.env_name, name) for name in BOOTSTRAP_ROLES
+                    ],
                 ),
             )
             self.diff_roles[config.env_name] = self._role(
@@ -103,14 +105,6 @@ class GitHubOidcStack(cdk.Stack):
                 purpose=f"GitHub Actions pull requests of {github.repository} diff {config.name_prefix}",
                 statement=self._read_templates(config),
             )
-
-    def bootstrap_role_arn(self, config: PlatformConfig, role: str) -> str:
-        """The ARN of one CDK bootstrap role of ``config``'s account and region (this stack's when unset)."""
-        account = config.account or cdk.Aws.ACCOUNT_ID
-        region = config.region or cdk.Aws.REGION
-        return (
-            f"arn:{cdk.Aws.PARTITION}:iam::{account}:role/cdk-{self.qualifier}-{role}-role-{account}-{region}"
-        )
 
     def _read_templates(self, config: PlatformConfig) -> iam.PolicyStatement:
         """What ``cdk diff --method=template`` reads, and no more: the environment's deployed templates

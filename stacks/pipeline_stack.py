@@ -189,10 +189,7 @@ class PipelineStack(cdk.Stack):
 
     def lookup_role_arn(self, config: PlatformConfig) -> str:
         """The target account's read-only CDK lookup role (bootstrapped with ``--trust``)."""
-        account = config.account or cdk.Aws.ACCOUNT_ID
-        region = config.region or cdk.Aws.REGION
-        qualifier = self.delivery.bootstrap_qualifier
-        return f"arn:{cdk.Aws.PARTITION}:iam::{account}:role/cdk-{qualifier}-lookup-role-{account}-{region}"
+        return self.delivery.bootstrap_role_arn(config.env_name, "lookup")
 
     def _diff(
         self, stage: PlatformStage, source: pipelines.IFileSetProducer, synth: pipelines.CodeBuildStep
